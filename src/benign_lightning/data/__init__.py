@@ -1,0 +1,17 @@
+"""Datamodules. Every one corrupts its training labels with ``noise.corrupt_labels``."""
+
+from benign_lightning.data.base import Split, TensorDataModule, to_unit_interval
+from benign_lightning.data.mnist import MNISTDataModule
+from benign_lightning.data.noise import NOISE_MODES, NoisyLabels, corrupt_labels
+from benign_lightning.data.toy_mnist import ToyMNISTDataModule
+
+__all__ = [
+    "NOISE_MODES",
+    "MNISTDataModule",
+    "NoisyLabels",
+    "Split",
+    "TensorDataModule",
+    "ToyMNISTDataModule",
+    "corrupt_labels",
+    "to_unit_interval",
+]

@@ -1,0 +1,136 @@
+"""The shared shape of every small-dataset datamodule: tensors on the device plus label noise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from benign_lightning.data.noise import NoisyLabels, check_noise_args, corrupt_labels
+from benign_lightning.data.tensor_loader import EpochPermutation, TensorLoader
+from benign_lightning.errors import ConfigError
+
+
+def to_unit_interval(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images → float in [0, 1]; float inputs pass through (they already are in [0, 1])."""
+    return x.float().div_(255) if x.dtype == torch.uint8 else x
+
+
+@dataclass
+class Split:
+    """One split of a dataset: inputs (uint8 or float, N×C×H×W) and the labels used for it."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def inputs(self, index: torch.Tensor) -> torch.Tensor:
+        """The inputs at ``index``, as float in [0, 1]."""
+        return to_unit_interval(self.x[index])
+
+    def batches(self, batch_size: int):
+        """Yield ``(x in [0, 1], y)`` in order, for evaluation."""
+        for start in range(0, len(self), batch_size):
+            yield to_unit_interval(self.x[start : start + batch_size]), self.y[start : start + batch_size]
+
+
+class TensorDataModule(pl.LightningDataModule):
+    """Base class: subclasses say what the data is (``load_arrays``); this class does the rest.
+
+    The training labels are corrupted once, in ``setup``, from ``data_seed`` alone (see
+    ``noise.corrupt_labels``); the test split is never corrupted.
+    """
+
+    name: str = "tensor"
+    num_classes: int
+    in_shape: tuple[int, int, int]
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    pairs: dict[int, int] | None = None
+
+    def __init__(
+        self,
+        *,
+        eta: float = 0.0,
+        noise_mode: str = "uniform",
+        data_seed: int = 0,
+        shuffle_seed: int = 0,
+        batch_size: int = 128,
+        eval_batch_size: int = 1000,
+        train_subset: int | None = None,
+        test_subset: int | None = None,
+    ) -> None:
+        super().__init__()
+        check_noise_args(eta, noise_mode)
+        for key, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+            if int(value) < 1:
+                raise ConfigError(f"data.{key} must be a positive integer, got {value}")
+        for key, value in (("train_subset", train_subset), ("test_subset", test_subset)):
+            if value is not None and int(value) < 1:
+                raise ConfigError(f"data.{key} must be null or a positive integer, got {value}")
+        self.eta, self.noise_mode = float(eta), noise_mode
+        self.data_seed, self.shuffle_seed = int(data_seed), int(shuffle_seed)
+        self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
+        self.train_subset, self.test_subset = train_subset, test_subset
+        self.noise: NoisyLabels | None = None
+        self.train_index: np.ndarray | None = None
+        self.train: Split | None = None
+        self.test: Split | None = None
+
+    # --- what a subclass provides -------------------------------------------------------------
+    def check_available(self) -> None:
+        """Raise ConfigError if the data cannot be loaded (called before any compute)."""
+
+    def load_arrays(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return clean ``(x_train, y_train, x_test, y_test)``; x is uint8 or float in [0, 1]."""
+        raise NotImplementedError(f"{type(self).__name__} must implement load_arrays")
+
+    # --- the shared part ------------------------------------------------------------------------
+    def _subset(self, n: int, k: int | None, stream: int) -> np.ndarray:
+        if k is None or k >= n:
+            return np.arange(n)
+        rng = np.random.default_rng(np.random.SeedSequence([self.data_seed, stream]))
+        return np.sort(rng.choice(n, size=int(k), replace=False))
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train is not None:
+            return
+        x_train, y_train, x_test, y_test = self.load_arrays()
+        self.train_index = self._subset(len(y_train), self.train_subset, stream=11)
+        test_index = self._subset(len(y_test), self.test_subset, stream=12)
+        x_train, y_train = x_train[self.train_index], y_train[self.train_index]
+        x_test, y_test = x_test[test_index], y_test[test_index]
+
+        self.noise = corrupt_labels(
+            y_train.numpy(),
+            eta=self.eta,
+            mode=self.noise_mode,
+            num_classes=self.num_classes,
+            seed=self.data_seed,
+            pairs=self.pairs,
+        )
+        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        noisy = torch.from_numpy(self.noise.noisy_labels)
+        self.train = Split(x_train.to(device), noisy.to(device))
+        self.test = Split(x_test.to(device), y_test.long().to(device))
+
+    @property
+    def clean_train_labels(self) -> torch.Tensor:
+        assert self.noise is not None and self.train is not None, "call setup() first"
+        return torch.from_numpy(self.noise.clean_labels).to(self.train.y.device)
+
+    def save_noise(self, path) -> None:
+        """Write ``noise.npz``: indices, clean_labels, noisy_labels and the dataset index of each row."""
+        assert self.noise is not None, "call setup() first"
+        self.noise.save(path, dataset_index=self.train_index)
+
+    def train_dataloader(self) -> TensorLoader:
+        assert self.train is not None, "call setup() first"
+        sampler = EpochPermutation(len(self.train), shuffle=True, seed=self.shuffle_seed)
+        return TensorLoader(
+            self.train.x, self.train.y, batch_size=self.batch_size, sampler=sampler, transform=to_unit_interval
+        )

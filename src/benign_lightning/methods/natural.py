@@ -1,0 +1,66 @@
+"""Natural training (§3.1): SGD with momentum on the cross-entropy of the (noisy) labels.
+
+Robust methods (AT, TRADES) subclass this and override ``loss`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class NaturalTraining(pl.LightningModule):
+    """Wraps a plain ``nn.Module``; ``model_spec`` is what ``build_model`` needs to rebuild it."""
+
+    method_name = "natural"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        model_spec: dict[str, Any],
+        lr: float = 0.1,
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        nesterov: bool = False,
+        milestones: Sequence[int] = (),
+        gamma: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        # The spec lands in the checkpoint, so load_model(run_dir) can rebuild the nn.Module.
+        self.save_hyperparameters(ignore=["model"])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(loss, logits)``; the only thing a method changes."""
+        logits = self.model(x)
+        return F.cross_entropy(logits, y), logits
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x, y, _ = batch
+        loss, logits = self.loss(x, y)
+        err = (logits.detach().argmax(1) != y).float().mean()
+        # Epoch-level only: values stay on the device and sync once per epoch, not once per step.
+        self.log("train/loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        self.log("train/err", err, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        return loss
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        optimizer = torch.optim.SGD(
+            self.parameters(),
+            lr=hp.lr,
+            momentum=hp.momentum,
+            weight_decay=hp.weight_decay,
+            nesterov=hp.nesterov,
+        )
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(hp.milestones), gamma=hp.gamma)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

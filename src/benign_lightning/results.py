@@ -1,0 +1,105 @@
+"""The results contract: what every run folder holds, written atomically, and how to read it back.
+
+    run_dir/
+      results.json           metrics (written last: its presence marks a finished run)
+      noise.npz              indices, clean_labels, noisy_labels, dataset_index
+      predictions.npz        train_pred, test_pred, test_adv_correct (at eps)
+      config.yaml            the resolved config
+      env.json               versions, device, host, command line
+      checkpoints/last.ckpt  Lightning checkpoint (the model spec is in its hyper-parameters)
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import socket
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from benign_lightning.io import atomic_savez, atomic_write_json, atomic_write_text
+from benign_lightning.models import build_model
+
+LAST_CKPT = Path("checkpoints") / "last.ckpt"
+TABLE_KEYS = ("natural_err", "adv_err", "train_err", "noisy_fit", "noise_detect_precision", "noise_detect_recall")
+
+
+def write_results(run_dir: str | Path, results: dict[str, Any]) -> Path:
+    return atomic_write_json(Path(run_dir) / "results.json", results)
+
+
+def read_results(run_dir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(run_dir) / "results.json").read_text())
+
+
+def write_config(run_dir: str | Path, cfg: DictConfig) -> Path:
+    return atomic_write_text(Path(run_dir) / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+
+
+def write_predictions(run_dir: str | Path, arrays: dict[str, np.ndarray]) -> Path:
+    return atomic_savez(Path(run_dir) / "predictions.npz", **arrays)
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def environment() -> dict[str, Any]:
+    """What a reader needs to reproduce the run: versions, device, host and command line."""
+    dists = ("benign_lightning", "torch", "torchvision", "pytorch-lightning", "hydra-core", "numpy")
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "argv": sys.argv,
+        "versions": {d: _version(d) for d in dists},
+        "cuda_available": torch.cuda.is_available(),
+        "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "torch_num_threads": torch.get_num_threads(),
+    }
+
+
+def write_env(run_dir: str | Path, env: dict[str, Any]) -> Path:
+    return atomic_write_json(Path(run_dir) / "env.json", env)
+
+
+def load_model(run_dir: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
+    """The trained ``nn.Module`` of a run, in eval mode: [0, 1] inputs in, logits out."""
+    ckpt_path = Path(run_dir) / LAST_CKPT
+    if not ckpt_path.exists():
+        raise FileNotFoundError(f"no checkpoint at {ckpt_path}; is {run_dir} a benign_lightning run folder?")
+    ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=False)
+    model = build_model(**ckpt["hyper_parameters"]["model_spec"])
+    state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """A short text table of the headline errors, printed at the end of every run."""
+    head = (
+        f"{results['name']}: {results['data']}, {results['arch']}, {results['method']}, "
+        f"eta={results['eta']:g}, eps={results['eps']:.4g}, seed={results['seed']}, "
+        f"{results['epochs']} epochs, {results['wall_s']:.1f} s"
+    )
+    rows = [(k, _fmt(results.get(k))) for k in TABLE_KEYS]
+    rows.append(("train errors (mislabelled)", f"{results['n_train_errors']} ({results['n_train_errors_mislabelled']})"))
+    width = max(len(k) for k, _ in rows)
+    lines = [head, "-" * len(head)] + [f"{k:<{width}}  {v}" for k, v in rows]
+    return "\n".join(lines)

@@ -1,0 +1,160 @@
+"""One experiment: validate, seed, build data + model + method, fit, evaluate, write results."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from benign_lightning.attacks import NORMS
+from benign_lightning.callbacks import StopAtZeroTrainError
+from benign_lightning.data.base import TensorDataModule
+from benign_lightning.errors import ConfigError
+from benign_lightning.evaluate import evaluate
+from benign_lightning.models import build_model, check_model_name
+from benign_lightning.results import (
+    LAST_CKPT,
+    environment,
+    format_table,
+    write_config,
+    write_env,
+    write_predictions,
+    write_results,
+)
+
+# Keys of the attack group that are not arguments of ``attacks.pgd``.
+_ATTACK_EVAL_KEYS = ("eps", "eval_eps", "batch_size")
+
+
+def attack_kwargs(attack_cfg: DictConfig) -> dict[str, Any]:
+    """The ``pgd`` keyword arguments of the ``attack`` config group."""
+    kwargs = OmegaConf.to_container(attack_cfg, resolve=True)
+    for key in _ATTACK_EVAL_KEYS:
+        kwargs.pop(key, None)
+    if kwargs.get("clamp") is not None:
+        kwargs["clamp"] = tuple(kwargs["clamp"])
+    return kwargs
+
+
+def validate(cfg: DictConfig) -> TensorDataModule:
+    """Check everything a user can get wrong, before any compute; return the datamodule."""
+    check_model_name(cfg.arch)
+    attack = cfg.attack
+    if attack.norm not in NORMS:
+        raise ConfigError(f"attack.norm={attack.norm!r} is unknown; choose one of {', '.join(NORMS)}")
+    for e in [cfg.eps, *attack.eval_eps]:
+        if not isinstance(e, int | float) or e < 0:
+            raise ConfigError(f"eps and attack.eval_eps must be numbers >= 0, got {e!r}")
+    if attack.steps < 0 or attack.step_size < 0 or attack.restarts < 1:
+        raise ConfigError(
+            f"attack needs steps >= 0, step_size >= 0, restarts >= 1; got steps={attack.steps}, "
+            f"step_size={attack.step_size}, restarts={attack.restarts}"
+        )
+    datamodule = instantiate(cfg.data)  # validates eta, noise_mode and the data's own settings
+    datamodule.check_available()
+    return datamodule
+
+
+def _logger(cfg: DictConfig, run_dir: Path):
+    if not cfg.get("logger") or "_target_" not in cfg.logger:
+        return False
+    return instantiate(cfg.logger, save_dir=str(run_dir))
+
+
+def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
+    """Run one experiment into ``run_dir`` and return its results (also in ``results.json``)."""
+    start = time.perf_counter()
+    run_dir = Path(run_dir)
+    datamodule = validate(cfg)
+
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    method_cfg = OmegaConf.to_container(cfg.method, resolve=True)
+    stop_at_zero = bool(method_cfg.pop("stop_at_zero_train_err", False))
+    callbacks: list[pl.Callback] = [
+        pl.callbacks.ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0)
+    ]
+    if stop_at_zero:
+        callbacks.append(StopAtZeroTrainError(batch_size=datamodule.eval_batch_size))
+    trainer = pl.Trainer(
+        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        logger=_logger(cfg, run_dir),
+        callbacks=callbacks,
+        default_root_dir=str(run_dir),
+    )
+
+    # Set the data up here (Lightning would do it in fit) to record the noise before training.
+    datamodule.trainer = trainer
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    if trainer.is_global_zero:
+        write_config(run_dir, cfg)
+        write_env(run_dir, environment())
+        datamodule.save_noise(run_dir / "noise.npz")
+
+    model_spec = {
+        "name": cfg.arch,
+        "num_classes": datamodule.num_classes,
+        "in_shape": list(datamodule.in_shape),
+        "mean": list(datamodule.mean) if datamodule.mean else None,
+        "std": list(datamodule.std) if datamodule.std else None,
+        **OmegaConf.to_container(cfg.model.kwargs, resolve=True),
+    }
+    model = build_model(**model_spec)
+    method = instantiate(method_cfg, model=model, model_spec=model_spec, _recursive_=False)
+
+    last = run_dir / LAST_CKPT
+    resume_from = str(last) if cfg.get("resume", True) and last.exists() else None
+    trainer.fit(method, datamodule=datamodule, ckpt_path=resume_from)
+    if not last.exists():  # fast_dev_run saves no checkpoints; the contract wants one
+        trainer.save_checkpoint(last)
+
+    metrics, arrays = evaluate(
+        method.model,
+        train=datamodule.train,
+        clean_train_labels=datamodule.clean_train_labels,
+        test=datamodule.test,
+        eps=cfg.eps,
+        eval_eps=cfg.attack.eval_eps,
+        attack=attack_kwargs(cfg.attack),
+        batch_size=cfg.attack.batch_size,
+        seed=cfg.seed,
+    )
+    results = {
+        "status": "complete",
+        "name": cfg.name,
+        "data": datamodule.name,
+        "method": method.method_name,
+        "arch": cfg.arch,
+        "eta": float(cfg.eta),
+        "eps": float(cfg.eps),
+        "seed": int(cfg.seed),
+        "data_seed": int(cfg.data_seed),
+        "epochs": int(trainer.current_epoch),
+        "stopped_at_zero_train_err": any(
+            isinstance(c, StopAtZeroTrainError) and c.stopped_epoch is not None for c in trainer.callbacks
+        ),
+        "resumed": resume_from is not None,
+        "device": str(trainer.strategy.root_device),
+        **metrics,
+    }
+    results["wall_s"] = round(time.perf_counter() - start, 3)
+    if trainer.is_global_zero:
+        write_predictions(run_dir, arrays)
+        write_results(run_dir, results)  # last: its presence marks a finished run
+    return results
+
+
+def print_summary(results: dict[str, Any], run_dir: str | Path) -> None:
+    print(format_table(results))
+    print(f"results: {Path(run_dir) / 'results.json'}")
+
+
+def set_float32_precision() -> None:
+    # TF32 matmuls on Ampere+ GPUs: a large speed-up that does not change the paper's conclusions.
+    if torch.cuda.is_available():
+        torch.set_float32_matmul_precision("high")

@@ -27,7 +27,19 @@ def app(cfg: DictConfig) -> float | None:
     return results["adv_err"]  # what a Hydra sweeper would optimise
 
 
+def _multirun_flag_first(argv: list[str]) -> list[str]:
+    """Let ``-m`` stand anywhere, as in ``python -m benign_lightning +experiment=X -m eta=0,0.1``.
+
+    Hydra's argparse takes overrides as one positional list, so a flag between overrides would
+    leave the ones after it unparsed.
+    """
+    flags = [a for a in argv[1:] if a in ("-m", "--multirun")]
+    rest = [a for a in argv[1:] if a not in ("-m", "--multirun")]
+    return argv[:1] + flags[:1] + rest
+
+
 def main() -> None:
+    sys.argv = _multirun_flag_first(sys.argv)
     app()
 
 

@@ -57,7 +57,7 @@ def adversarially_correct(
 
 def error_rate(correct: torch.Tensor) -> float:
     """Fraction of False in a boolean tensor, as an exact ratio of counts."""
-    return 1.0 - int(correct.sum()) / len(correct)
+    return (len(correct) - int(correct.sum())) / len(correct)
 
 
 def _ratio(num: int, den: int) -> float | None:

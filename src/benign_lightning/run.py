@@ -8,6 +8,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -41,6 +42,16 @@ def attack_kwargs(attack_cfg: DictConfig) -> dict[str, Any]:
     return kwargs
 
 
+def _instantiate(node: Any, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate``, with a ConfigError raised by the target passed on as it is."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as e:
+        if isinstance(e.__cause__, ConfigError):
+            raise e.__cause__ from None
+        raise
+
+
 def validate(cfg: DictConfig) -> TensorDataModule:
     """Check everything a user can get wrong, before any compute; return the datamodule."""
     check_model_name(cfg.arch)
@@ -55,7 +66,7 @@ def validate(cfg: DictConfig) -> TensorDataModule:
             f"attack needs steps >= 0, step_size >= 0, restarts >= 1; got steps={attack.steps}, "
             f"step_size={attack.step_size}, restarts={attack.restarts}"
         )
-    datamodule = instantiate(cfg.data)  # validates eta, noise_mode and the data's own settings
+    datamodule = _instantiate(cfg.data)  # validates eta, noise_mode and the data's own settings
     datamodule.check_available()
     return datamodule
 
@@ -105,7 +116,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         **OmegaConf.to_container(cfg.model.kwargs, resolve=True),
     }
     model = build_model(**model_spec)
-    method = instantiate(method_cfg, model=model, model_spec=model_spec, _recursive_=False)
+    method = _instantiate(method_cfg, model=model, model_spec=model_spec, _recursive_=False)
 
     last = run_dir / LAST_CKPT
     resume_from = str(last) if cfg.get("resume", True) and last.exists() else None

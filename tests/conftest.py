@@ -1,0 +1,74 @@
+"""Shared fixtures: real MNIST (unpacked from ../shared), IDX writers and a CLI runner."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MNIST = REPO.parent / "shared" / "data" / "MNIST" / "raw"
+# Fast, quiet CLI runs: no progress bar, few attack steps.
+QUIET = ["trainer.enable_progress_bar=false"]
+
+
+def write_idx(path: Path, array: np.ndarray, *, gz: bool = False) -> Path:
+    """Write ``array`` (uint8) in the IDX format MNIST uses (magic 0x0800 + ndim, big-endian dims)."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+    if gz:
+        path = path.with_name(path.name + ".gz")
+        path.write_bytes(gzip.compress(data))
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def make_idx_mnist(root: Path, n_train: int = 40, n_test: int = 20, *, gz: bool = True, seed: int = 0) -> Path:
+    """A tiny MNIST-format tree at ``root/MNIST/raw`` with random images and labels 0..9."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)), gz=gz)
+        write_idx(raw / f"{split}-labels-idx1-ubyte", np.arange(n) % 10, gz=gz)
+    return root
+
+
+@pytest.fixture(scope="session")
+def mnist_root(tmp_path_factory) -> Path:
+    """The real MNIST, unpacked into a temporary data dir (torchvision reads unpacked IDX files)."""
+    if not SHARED_MNIST.exists():
+        pytest.skip(f"real MNIST not found at {SHARED_MNIST}")
+    root = tmp_path_factory.mktemp("mnist_data")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for gz_file in SHARED_MNIST.glob("*.gz"):
+        with gzip.open(gz_file) as src, open(raw / gz_file.stem, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    return root
+
+
+def run_cli(*overrides: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 600):
+    """Run ``python -m benign_lightning`` in ``cwd``; return the CompletedProcess."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "benign_lightning", *overrides],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())

@@ -32,7 +32,9 @@ def write_idx(path: Path, array: np.ndarray, *, gz: bool = False) -> Path:
     return path
 
 
-def make_idx_mnist(root: Path, n_train: int = 40, n_test: int = 20, *, gz: bool = True, seed: int = 0) -> Path:
+def make_idx_mnist(
+    root: Path, n_train: int = 40, n_test: int = 20, *, gz: bool = True, seed: int = 0
+) -> Path:
     """A tiny MNIST-format tree at ``root/MNIST/raw`` with random images and labels 0..9."""
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,15 @@ def test_stays_in_eps_ball_and_unit_box(norm, random_start, restarts):
     y = torch.randint(0, 3, (32,), generator=torch.Generator().manual_seed(4))
     eps = 0.3 if norm == "linf" else 1.5
     x_adv = pgd(
-        model, x, y, eps=eps, steps=15, step_size=eps / 4, norm=norm, random_start=random_start, restarts=restarts,
+        model,
+        x,
+        y,
+        eps=eps,
+        steps=15,
+        step_size=eps / 4,
+        norm=norm,
+        random_start=random_start,
+        restarts=restarts,
         seed=0,
     )
     assert x_adv.shape == x.shape

@@ -1,12 +1,12 @@
 """The results contract: what every run folder holds, written atomically, and how to read it back.
 
-    run_dir/
-      results.json           metrics (written last: its presence marks a finished run)
-      noise.npz              indices, clean_labels, noisy_labels, dataset_index
-      predictions.npz        train_pred, test_pred, test_adv_correct (at eps)
-      config.yaml            the resolved config
-      env.json               versions, device, host, command line
-      checkpoints/last.ckpt  Lightning checkpoint (the model spec is in its hyper-parameters)
+run_dir/
+  results.json           metrics (written last: its presence marks a finished run)
+  noise.npz              indices, clean_labels, noisy_labels, dataset_index
+  predictions.npz        train_pred, test_pred, test_adv_correct (at eps)
+  config.yaml            the resolved config
+  env.json               versions, device, host, command line
+  checkpoints/last.ckpt  Lightning checkpoint (the model spec is in its hyper-parameters)
 """
 
 from __future__ import annotations
@@ -28,7 +28,14 @@ from benign_lightning.io import atomic_savez, atomic_write_json, atomic_write_te
 from benign_lightning.models import build_model
 
 LAST_CKPT = Path("checkpoints") / "last.ckpt"
-TABLE_KEYS = ("natural_err", "adv_err", "train_err", "noisy_fit", "noise_detect_precision", "noise_detect_recall")
+TABLE_KEYS = (
+    "natural_err",
+    "adv_err",
+    "train_err",
+    "noisy_fit",
+    "noise_detect_precision",
+    "noise_detect_recall",
+)
 
 
 def write_results(run_dir: str | Path, results: dict[str, Any]) -> Path:
@@ -99,7 +106,12 @@ def format_table(results: dict[str, Any]) -> str:
         f"{results['epochs']} epochs, {results['wall_s']:.1f} s"
     )
     rows = [(k, _fmt(results.get(k))) for k in TABLE_KEYS]
-    rows.append(("train errors (mislabelled)", f"{results['n_train_errors']} ({results['n_train_errors_mislabelled']})"))
+    rows.append(
+        (
+            "train errors (mislabelled)",
+            f"{results['n_train_errors']} ({results['n_train_errors_mislabelled']})",
+        )
+    )
     width = max(len(k) for k, _ in rows)
     lines = [head, "-" * len(head)] + [f"{k:<{width}}  {v}" for k, v in rows]
     return "\n".join(lines)

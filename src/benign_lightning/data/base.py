@@ -132,5 +132,9 @@ class TensorDataModule(pl.LightningDataModule):
         assert self.train is not None, "call setup() first"
         sampler = EpochPermutation(len(self.train), shuffle=True, seed=self.shuffle_seed)
         return TensorLoader(
-            self.train.x, self.train.y, batch_size=self.batch_size, sampler=sampler, transform=to_unit_interval
+            self.train.x,
+            self.train.y,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            transform=to_unit_interval,
         )

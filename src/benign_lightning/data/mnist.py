@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
-
 from benign_lightning.data.base import TensorDataModule
 from benign_lightning.data.noise import MNIST_PAIRS
 from benign_lightning.errors import ConfigError

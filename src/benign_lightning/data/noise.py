@@ -55,7 +55,11 @@ class NoisyLabels:
     def save(self, path: str | Path, **extra: np.ndarray) -> None:
         """Write ``noise.npz`` atomically (``indices``, ``clean_labels``, ``noisy_labels``, extras)."""
         atomic_savez(
-            path, indices=self.indices, clean_labels=self.clean_labels, noisy_labels=self.noisy_labels, **extra
+            path,
+            indices=self.indices,
+            clean_labels=self.clean_labels,
+            noisy_labels=self.noisy_labels,
+            **extra,
         )
 
 

@@ -62,5 +62,7 @@ class NaturalTraining(pl.LightningModule):
             weight_decay=hp.weight_decay,
             nesterov=hp.nesterov,
         )
-        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(hp.milestones), gamma=hp.gamma)
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(
+            optimizer, milestones=list(hp.milestones), gamma=hp.gamma
+        )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

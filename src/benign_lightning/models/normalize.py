@@ -22,4 +22,6 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std if self.enabled else x
 
     def extra_repr(self) -> str:
-        return f"mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()}" if self.enabled else ""
+        return (
+            f"mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()}" if self.enabled else ""
+        )

@@ -87,7 +87,13 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     method_cfg = OmegaConf.to_container(cfg.method, resolve=True)
     stop_at_zero = bool(method_cfg.pop("stop_at_zero_train_err", False))
     callbacks: list[pl.Callback] = [
-        pl.callbacks.ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0)
+        # Overwrites checkpoints/last.ckpt at the end of every epoch, so a killed run resumes.
+        pl.callbacks.ModelCheckpoint(
+            dirpath=run_dir / LAST_CKPT.parent,
+            filename=LAST_CKPT.stem,
+            save_top_k=1,
+            enable_version_counter=False,
+        )
     ]
     if stop_at_zero:
         callbacks.append(StopAtZeroTrainError(batch_size=datamodule.eval_batch_size))

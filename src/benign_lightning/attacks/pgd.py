@@ -65,7 +65,19 @@ def _ascent_step(x_adv, grad, step_size: float, norm: str) -> torch.Tensor:
     return x_adv + step_size * grad / _flat_norm(grad)
 
 
+def _box(x: torch.Tensor, eps: float, norm: str, clamp) -> tuple:
+    """Per-coordinate bounds that every iterate must respect: the ℓ∞ ball intersected with the box
+    (for ℓ2 only the box; the ball is enforced by rescaling)."""
+    lo, hi = (None, None) if clamp is None else clamp
+    if norm == "linf":
+        lower, upper = x - eps, x + eps
+        return (lower if lo is None else lower.clamp_min(lo)), (upper if hi is None else upper.clamp_max(hi))
+    return lo, hi
+
+
 def _one_run(model, x, y, *, eps, steps, step_size, norm, start, clamp, early_stop) -> torch.Tensor:
+    # Bounds are computed once; each step is then one clamp (ℓ∞) or a rescale and a clamp (ℓ2).
+    lower, upper = _box(x, eps, norm, clamp)
     x_adv = start.clone()
     active = torch.arange(len(x), device=x.device)
     xa, xo, ya = x_adv, x, y
@@ -76,14 +88,23 @@ def _one_run(model, x, y, *, eps, steps, step_size, norm, start, clamp, early_st
         (grad,) = torch.autograd.grad(loss, xa)
         xa = xa.detach()
         if early_stop:
-            # Examples already misclassified keep this iterate (it is stored in x_adv) and leave.
+            # Examples already misclassified keep this iterate (stored in x_adv) and leave the batch.
             still_correct = logits.argmax(1) == ya
             if not bool(still_correct.all()):
-                active, xa, xo, ya, grad = (t[still_correct] for t in (active, xa, xo, ya, grad))
+                x_adv[active] = xa
+                keep = still_correct
+                active, xa, xo, ya, grad = (t[keep] for t in (active, xa, xo, ya, grad))
+                if norm == "linf":
+                    lower, upper = lower[keep], upper[keep]
                 if len(active) == 0:
-                    break
-        xa = project(_ascent_step(xa, grad, step_size, norm), xo, eps, norm, clamp)
-        x_adv[active] = xa
+                    return x_adv
+        xa = _ascent_step(xa, grad, step_size, norm)
+        if norm == "l2":
+            delta = xa - xo
+            xa = xo + delta * (eps / _flat_norm(delta)).clamp(max=1.0)
+        if lower is not None:
+            xa = xa.clamp(lower, upper)
+    x_adv[active] = xa
     return x_adv
 
 

@@ -44,14 +44,22 @@ class NaturalTraining(pl.LightningModule):
         logits = self.model(x)
         return F.cross_entropy(logits, y), logits
 
+    def on_train_epoch_start(self) -> None:
+        # Running sums on the device: no host sync per step; one reduction at the epoch's end.
+        self._sums = torch.zeros(3, device=self.device)  # loss·n, errors, n
+
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y, _ = batch
         loss, logits = self.loss(x, y)
-        err = (logits.detach().argmax(1) != y).float().mean()
-        # Epoch-level only: values stay on the device and sync once per epoch, not once per step.
-        self.log("train/loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
-        self.log("train/err", err, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        with torch.no_grad():
+            errors = (logits.argmax(1) != y).sum().to(loss.dtype)
+            self._sums += torch.stack([loss.detach() * len(y), errors, loss.new_tensor(len(y))])
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        loss_sum, errors, n = self.trainer.strategy.reduce(self._sums, reduce_op="sum")
+        self.log("train/loss", loss_sum / n, prog_bar=True)
+        self.log("train/err", errors / n, prog_bar=True)
 
     def configure_optimizers(self):
         hp = self.hparams

@@ -138,3 +138,22 @@ def test_bad_input_fails_fast_with_a_clear_message(tmp_path, overrides, message)
     assert not (tmp_path / "r" / "checkpoints").exists()
     if "data.data_dir=nowhere" in overrides:
         assert str(tmp_path / "nowhere" / "MNIST" / "raw") in proc.stderr
+
+
+def test_rerun_into_a_run_folder_resumes_and_matches_an_uninterrupted_run(tmp_path):
+    """Stop after 2 epochs, rerun the same folder for 4: same results as 4 epochs in one go."""
+    common = [*FAST_TOY, "method.stop_at_zero_train_err=false", "logger=none"]
+    first = run_cli(*common, "trainer.max_epochs=2", "hydra.run.dir=resumed", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = run_cli(*common, "trainer.max_epochs=4", "hydra.run.dir=resumed", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    straight = run_cli(*common, "trainer.max_epochs=4", "hydra.run.dir=straight", cwd=tmp_path)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    resumed, direct = (
+        read_json(tmp_path / "resumed" / "results.json"),
+        read_json(tmp_path / "straight" / "results.json"),
+    )
+    assert resumed["resumed"] and not direct["resumed"]
+    for key in ("wall_s", "resumed"):
+        resumed.pop(key), direct.pop(key)
+    assert resumed == direct

@@ -17,12 +17,12 @@ class StopAtZeroTrainError(pl.Callback):
 
     def __init__(self, batch_size: int = 1000) -> None:
         self.batch_size = batch_size
-        self.stopped_epoch: int | None = None
+        self.zero_error_epoch: int | None = None  # the last epoch, if it ended with zero error
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         train = trainer.datamodule.train
         n_wrong = int((predict(pl_module.model, train, self.batch_size) != train.y).sum())
         pl_module.log("train/full_err", n_wrong / len(train), on_epoch=True, prog_bar=True)
-        if n_wrong == 0:
-            self.stopped_epoch = trainer.current_epoch
-            trainer.should_stop = True
+        # Lightning keeps training past a stop request until trainer.min_epochs is reached.
+        self.zero_error_epoch = trainer.current_epoch if n_wrong == 0 else None
+        trainer.should_stop = trainer.should_stop or n_wrong == 0

@@ -153,7 +153,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         "data_seed": int(cfg.data_seed),
         "epochs": int(trainer.current_epoch),
         "stopped_at_zero_train_err": any(
-            isinstance(c, StopAtZeroTrainError) and c.stopped_epoch is not None for c in trainer.callbacks
+            isinstance(c, StopAtZeroTrainError) and c.zero_error_epoch == trainer.current_epoch - 1
+            for c in trainer.callbacks
         ),
         "resumed": resume_from is not None,
         "device": str(trainer.strategy.root_device),

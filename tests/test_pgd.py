@@ -31,6 +31,24 @@ def test_linf_reaches_closed_form_optimum_on_linear_classifier(steps, step_size)
     torch.testing.assert_close(x_adv, optimum, atol=1e-6, rtol=0)
 
 
+def test_no_gradient_masking_by_float32_underflow():
+    """Margins of 100-500: the float32 cross-entropy gradient is exactly 0, yet PGD still moves."""
+    d, eps = 20, 0.1
+    model, w = linear_binary(d)
+    with torch.no_grad():
+        model.weight.mul_(50.0)  # margins up to ~500: beyond float32's exp range, inside float64's
+        model.bias.mul_(50.0)
+    x = 0.4 + 0.2 * torch.rand(64, d, generator=torch.Generator().manual_seed(1))
+    y = model(x).argmax(1)
+    x_req = x.clone().requires_grad_(True)
+    (plain_grad,) = torch.autograd.grad(nn.functional.cross_entropy(model(x_req), y, reduction="sum"), x_req)
+    masked = (plain_grad == 0).all(1)
+    assert masked.sum() >= 16  # these rows give a textbook PGD nothing to follow
+    x_adv = pgd(model, x, y, eps=eps, steps=3, step_size=0.05)
+    optimum = x - eps * torch.sign(w) * (2 * y - 1).unsqueeze(1).float()
+    torch.testing.assert_close(x_adv, optimum, atol=1e-6, rtol=0)
+
+
 def small_net(bn: bool = False) -> nn.Module:
     torch.manual_seed(0)
     layers = [nn.Conv2d(1, 4, 3), nn.ReLU()]

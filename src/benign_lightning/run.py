@@ -84,6 +84,9 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     datamodule = validate(cfg)
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    # Denormal floats make CPU matmuls up to 10x slower once a network is very confident (measured:
+    # 106 s vs 9.5 s for 20 toy-MNIST epochs). The attack does not depend on them (attacks/pgd.py).
+    torch.set_flush_denormal(bool(cfg.get("flush_denormal", True)))
     method_cfg = OmegaConf.to_container(cfg.method, resolve=True)
     stop_at_zero = bool(method_cfg.pop("stop_at_zero_train_err", False))
     callbacks: list[pl.Callback] = [

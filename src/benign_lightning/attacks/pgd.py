@@ -3,6 +3,8 @@
 Written by hand rather than taken from a library, so that it is fast and its every step is visible:
 - gradients are taken w.r.t. the input only (``torch.autograd.grad``), so no parameter receives a
   gradient and DDP's gradient hooks never fire;
+- the cross-entropy's ascent direction is computed so that it cannot underflow on very confident
+  points (see ``ce_logit_direction``);
 - the model runs in eval mode (BatchNorm uses running statistics and is not updated), and its
   previous mode is restored afterwards;
 - with ``early_stop`` an example leaves the batch at the first iterate that is misclassified, which
@@ -59,6 +61,24 @@ def random_start_point(x, eps: float, norm: str, clamp, generator: torch.Generat
     return project(x + delta, x, eps, norm, clamp)
 
 
+def ce_logit_direction(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The gradient of the cross-entropy w.r.t. the logits, rescaled per example to max |g| = 1.
+
+    In float32 the textbook gradient softmax(z) − onehot(y) underflows to zero once the margin
+    exceeds about 87 (exp(−87) is the smallest normal float), and PGD then stands still on the very
+    confident points: gradient masking by underflow. Here the probabilities come from a float64
+    log-softmax, the true class gets −Σ_{k≠y} p_k (exact, where 1 − p_y would round to 0), and each
+    row is rescaled. A positive per-example scale leaves the ℓ∞ sign step and the normalised ℓ2
+    step unchanged, so the attack takes exactly the cross-entropy ascent direction.
+    """
+    p = torch.log_softmax(logits.double(), dim=1).exp()
+    true = F.one_hot(y, logits.shape[1]).bool()
+    g = p.masked_fill(true, 0.0)
+    g = g - true * g.sum(1, keepdim=True)
+    g = g / g.abs().amax(1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
+    return g.to(logits.dtype)
+
+
 def _ascent_step(x_adv, grad, step_size: float, norm: str) -> torch.Tensor:
     if norm == "linf":
         return x_adv + step_size * grad.sign()
@@ -84,8 +104,7 @@ def _one_run(model, x, y, *, eps, steps, step_size, norm, start, clamp, early_st
     for _ in range(steps):
         xa = xa.detach().requires_grad_(True)
         logits = model(xa)
-        loss = F.cross_entropy(logits, ya, reduction="sum")
-        (grad,) = torch.autograd.grad(loss, xa)
+        (grad,) = torch.autograd.grad(logits, xa, grad_outputs=ce_logit_direction(logits.detach(), ya))
         xa = xa.detach()
         if early_stop:
             # Examples already misclassified keep this iterate (stored in x_adv) and leave the batch.
@@ -113,8 +132,9 @@ def _is_worse(model, x_new, x_best, y) -> torch.Tensor:
     """Per example: does ``x_new`` beat ``x_best`` (misclassified first, then higher loss)?"""
     logits_new, logits_best = model(x_new), model(x_best)
     wrong_new, wrong_best = logits_new.argmax(1) != y, logits_best.argmax(1) != y
-    loss_new = F.cross_entropy(logits_new, y, reduction="none")
-    loss_best = F.cross_entropy(logits_best, y, reduction="none")
+    # float64, so that two very confident points do not both round to a loss of 0.
+    loss_new = F.cross_entropy(logits_new.double(), y, reduction="none")
+    loss_best = F.cross_entropy(logits_best.double(), y, reduction="none")
     return (wrong_new & ~wrong_best) | ((wrong_new == wrong_best) & (loss_new > loss_best))
 
 

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benign_lightning.errors import TrainingDiverged
+
 
 class NaturalTraining(pl.LightningModule):
     """Wraps a plain ``nn.Module``; ``model_spec`` is what ``build_model`` needs to rebuild it."""
@@ -58,6 +60,11 @@ class NaturalTraining(pl.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         loss_sum, errors, n = self.trainer.strategy.reduce(self._sums, reduce_op="sum")
+        if not torch.isfinite(loss_sum):
+            raise TrainingDiverged(
+                f"training diverged: train/loss is {float(loss_sum / n)} in epoch {self.current_epoch}; "
+                f"lower method.lr (now {self.hparams.lr})"
+            )
         self.log("train/loss", loss_sum / n, prog_bar=True)
         self.log("train/err", errors / n, prog_bar=True)
 

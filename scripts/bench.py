@@ -195,6 +195,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if device.type == "cuda":
         set_float32_precision()  # what the CLI does before every run; it applies to both sides
     cfg = compose_config(args.epochs, args.device, args.override)
+    # run() sets this from cfg.flush_denormal; set it here too so the plain side never runs without.
+    torch.set_flush_denormal(bool(cfg.flush_denormal))
     check_attack_config(cfg)
 
     times: dict[str, list[float]] = {"framework": [], "plain": []}

@@ -98,8 +98,9 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
             enable_version_counter=False,
         )
     ]
-    if stop_at_zero:
-        callbacks.append(StopAtZeroTrainError(batch_size=datamodule.eval_batch_size))
+    stop_cb = StopAtZeroTrainError(batch_size=datamodule.eval_batch_size) if stop_at_zero else None
+    if stop_cb is not None:
+        callbacks.append(stop_cb)
     trainer = pl.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         logger=_logger(cfg, run_dir),
@@ -155,9 +156,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         "seed": int(cfg.seed),
         "data_seed": int(cfg.data_seed),
         "epochs": int(trainer.current_epoch),
-        "stopped_at_zero_train_err": any(
-            isinstance(c, StopAtZeroTrainError) and c.zero_error_epoch == trainer.current_epoch - 1
-            for c in trainer.callbacks
+        "stopped_at_zero_train_err": (
+            stop_cb is not None and stop_cb.zero_error_epoch == trainer.current_epoch - 1
         ),
         "resumed": resume_from is not None,
         "device": str(trainer.strategy.root_device),

@@ -118,6 +118,8 @@ def test_mnist_noise_on_real_mnist(mnist_root, tmp_path):
     errs = [results["adv_err_by_eps"][k] for k in ("0.0", "0.1", "0.3")]
     assert errs[0] == results["natural_err"] and errs == sorted(errs)
     assert len(np.load(tmp_path / "r" / "noise.npz")["indices"]) == 400
+    # App. D.1's 20 steps of 0.01 cannot reach eps = 0.3: the user is told so.
+    assert "PGD cannot use the budget beyond 0.2" in proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from benign_lightning.results import (
     write_predictions,
     write_results,
 )
+
+log = logging.getLogger(__name__)
 
 # Keys of the attack group that are not arguments of ``attacks.pgd``.
 _ATTACK_EVAL_KEYS = ("eps", "eval_eps", "batch_size")
@@ -66,6 +69,15 @@ def validate(cfg: DictConfig) -> TensorDataModule:
             f"attack needs steps >= 0, step_size >= 0, restarts >= 1; got steps={attack.steps}, "
             f"step_size={attack.step_size}, restarts={attack.restarts}"
         )
+    reach = attack.steps * attack.step_size
+    if attack.norm == "linf" and not attack.random_start and max([cfg.eps, *attack.eval_eps]) > reach:
+        # A sign step moves each pixel by step_size, so from x the attack cannot leave the
+        # reach-ball: errors at larger eps are those at eps = reach (e.g. App. D.1's 20 x 0.01).
+        log.warning(
+            "attack.steps * attack.step_size = %g is below the largest eps (%g): PGD cannot use the "
+            "budget beyond %g. Raise attack.steps or attack.step_size to attack the full ball.",
+            reach, max([cfg.eps, *attack.eval_eps]), reach,
+        )  # fmt: skip
     datamodule = _instantiate(cfg.data)  # validates eta, noise_mode and the data's own settings
     datamodule.check_available()
     return datamodule

@@ -85,7 +85,7 @@ def load_model(run_dir: str | Path, map_location: str | torch.device = "cpu") ->
     ckpt_path = Path(run_dir) / LAST_CKPT
     if not ckpt_path.exists():
         raise FileNotFoundError(f"no checkpoint at {ckpt_path}; is {run_dir} a benign_lightning run folder?")
-    ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=False)
+    ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=True)
     model = build_model(**ckpt["hyper_parameters"]["model_spec"])
     state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
     model.load_state_dict(state)

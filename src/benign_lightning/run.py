@@ -10,7 +10,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from benign_lightning.attacks import NORMS
@@ -53,6 +53,17 @@ def _instantiate(node: Any, **kwargs: Any) -> Any:
         if isinstance(e.__cause__, ConfigError):
             raise e.__cause__ from None
         raise
+
+
+def _build_method(method_cfg: dict[str, Any], model: torch.nn.Module, model_spec: dict[str, Any]):
+    """The LightningModule named by ``method._target_``, with plain-Python arguments (no DictConfig
+    ends up in its hyper-parameters, so checkpoints load with ``weights_only=True``)."""
+    kwargs = dict(method_cfg)
+    method_cls = get_class(kwargs.pop("_target_"))
+    try:
+        return method_cls(model, model_spec=model_spec, **kwargs)
+    except TypeError as e:
+        raise ConfigError(f"method config {kwargs} does not fit {method_cls.__name__}: {e}") from None
 
 
 def validate(cfg: DictConfig) -> TensorDataModule:
@@ -104,7 +115,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     callbacks: list[pl.Callback] = [
         # Overwrites checkpoints/last.ckpt at the end of every epoch, so a killed run resumes.
         pl.callbacks.ModelCheckpoint(
-            dirpath=run_dir / LAST_CKPT.parent,
+            dirpath=str(run_dir / LAST_CKPT.parent),  # a str: weights_only checkpoint loading rejects Path
             filename=LAST_CKPT.stem,
             save_top_k=1,
             enable_version_counter=False,
@@ -138,7 +149,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         **OmegaConf.to_container(cfg.model.kwargs, resolve=True),
     }
     model = build_model(**model_spec)
-    method = _instantiate(method_cfg, model=model, model_spec=model_spec, _recursive_=False)
+    method = _build_method(method_cfg, model, model_spec)
 
     last = run_dir / LAST_CKPT
     resume_from = str(last) if cfg.get("resume", True) and last.exists() else None

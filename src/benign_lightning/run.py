@@ -72,7 +72,8 @@ def validate(cfg: DictConfig) -> TensorDataModule:
     attack = cfg.attack
     if attack.norm not in NORMS:
         raise ConfigError(f"attack.norm={attack.norm!r} is unknown; choose one of {', '.join(NORMS)}")
-    for e in [cfg.eps, *attack.eval_eps]:
+    all_eps = [cfg.eps, *attack.eval_eps]
+    for e in all_eps:
         if not isinstance(e, int | float) or e < 0:
             raise ConfigError(f"eps and attack.eval_eps must be numbers >= 0, got {e!r}")
     if attack.steps < 0 or attack.step_size < 0 or attack.restarts < 1:
@@ -81,13 +82,13 @@ def validate(cfg: DictConfig) -> TensorDataModule:
             f"step_size={attack.step_size}, restarts={attack.restarts}"
         )
     reach = attack.steps * attack.step_size
-    if attack.norm == "linf" and not attack.random_start and max([cfg.eps, *attack.eval_eps]) > reach:
+    if attack.norm == "linf" and not attack.random_start and max(all_eps) > reach:
         # A sign step moves each pixel by step_size, so from x the attack cannot leave the
         # reach-ball: errors at larger eps are those at eps = reach (e.g. App. D.1's 20 x 0.01).
         log.warning(
             "attack.steps * attack.step_size = %g is below the largest eps (%g): PGD cannot use the "
             "budget beyond %g. Raise attack.steps or attack.step_size to attack the full ball.",
-            reach, max([cfg.eps, *attack.eval_eps]), reach,
+            reach, max(all_eps), reach,
         )  # fmt: skip
     datamodule = _instantiate(cfg.data)  # validates eta, noise_mode and the data's own settings
     datamodule.check_available()

@@ -40,13 +40,14 @@ def _flat_norm(t: torch.Tensor) -> torch.Tensor:
 
 def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float, norm: str, clamp) -> torch.Tensor:
     """Project onto the ε-ball around ``x`` (in ``norm``) and then onto the box ``clamp``."""
-    delta = x_adv - x
-    if norm == "linf":
-        delta = delta.clamp(-eps, eps)
-    else:
-        delta = delta * (eps / _flat_norm(delta)).clamp(max=1.0)
-    x_adv = x + delta
+    x_adv = x + (x_adv - x).clamp(-eps, eps) if norm == "linf" else _shrink_l2(x_adv, x, eps)
     return x_adv.clamp(*clamp) if clamp is not None else x_adv
+
+
+def _shrink_l2(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Pull ``x_adv`` back onto the ℓ2 ball of radius ``eps`` around ``x`` (no-op inside it)."""
+    delta = x_adv - x
+    return x + delta * (eps / _flat_norm(delta)).clamp(max=1.0)
 
 
 def random_start_point(x, eps: float, norm: str, clamp, generator: torch.Generator | None):
@@ -111,16 +112,14 @@ def _one_run(model, x, y, *, eps, steps, step_size, norm, start, clamp, early_st
             still_correct = logits.argmax(1) == ya
             if not bool(still_correct.all()):
                 x_adv[active] = xa
-                keep = still_correct
-                active, xa, xo, ya, grad = (t[keep] for t in (active, xa, xo, ya, grad))
+                active, xa, xo, ya, grad = (t[still_correct] for t in (active, xa, xo, ya, grad))
                 if norm == "linf":
-                    lower, upper = lower[keep], upper[keep]
+                    lower, upper = lower[still_correct], upper[still_correct]
                 if len(active) == 0:
                     return x_adv
         xa = _ascent_step(xa, grad, step_size, norm)
         if norm == "l2":
-            delta = xa - xo
-            xa = xo + delta * (eps / _flat_norm(delta)).clamp(max=1.0)
+            xa = _shrink_l2(xa, xo, eps)
         if lower is not None:
             xa = xa.clamp(lower, upper)
     x_adv[active] = xa

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +39,7 @@ class Split:
             yield to_unit_interval(self.x[start : start + batch_size]), self.y[start : start + batch_size]
 
 
-class TensorDataModule(pl.LightningDataModule):
+class TensorDataModule(pl.LightningDataModule, ABC):
     """Base class: subclasses say what the data is (``load_arrays``); this class does the rest.
 
     The training labels are corrupted once, in ``setup``, from ``data_seed`` alone (see
@@ -85,9 +86,9 @@ class TensorDataModule(pl.LightningDataModule):
     def check_available(self) -> None:
         """Raise ConfigError if the data cannot be loaded (called before any compute)."""
 
+    @abstractmethod
     def load_arrays(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return clean ``(x_train, y_train, x_test, y_test)``; x is uint8 or float in [0, 1]."""
-        raise NotImplementedError(f"{type(self).__name__} must implement load_arrays")
 
     # --- the shared part ------------------------------------------------------------------------
     def _subset(self, n: int, k: int | None, stream: int) -> np.ndarray:

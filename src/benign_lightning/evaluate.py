@@ -1,5 +1,9 @@
 """One evaluation for every method: natural error, adversarial error over an ε grid, and how much of
-the label noise the model fits (§3.1, §3.2). Every metric is named here and nowhere else."""
+the label noise the model fits (§3.1, §3.2). Every metric is named here and nowhere else.
+
+Under DDP every rank evaluates one slice of each split and the slices are gathered, so each example
+is evaluated exactly once (``distributed.py``).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from torch import nn
 
 from benign_lightning.attacks import eval_mode, pgd
 from benign_lightning.data.base import Split
+from benign_lightning.distributed import dist_rank_world, gather_objects, gather_rows, my_shard
 
 
 def eps_key(eps: float) -> str:
@@ -23,7 +28,13 @@ def eps_key(eps: float) -> str:
 def predict(model: nn.Module, split: Split, batch_size: int) -> torch.Tensor:
     """Predicted class of every example of ``split``, in order (eval mode)."""
     with eval_mode(model):
-        return torch.cat([model(x).argmax(1) for x, _ in split.batches(batch_size)])
+        preds = [model(x).argmax(1) for x, _ in split.batches(batch_size)]
+    return torch.cat(preds) if preds else split.y.new_empty(0)
+
+
+def predict_all(model: nn.Module, split: Split, batch_size: int) -> torch.Tensor:
+    """``predict`` sharded over the DDP ranks; every rank gets every prediction."""
+    return gather_rows(predict(model, split[my_shard(len(split))], batch_size), len(split))
 
 
 def adversarially_correct(
@@ -53,6 +64,18 @@ def adversarially_correct(
         with torch.no_grad(), eval_mode(model):
             result[idx] = model(x_adv).argmax(1) == y
     return result
+
+
+def adversarially_correct_all(
+    model: nn.Module, split: Split, *, natural_correct: torch.Tensor, seed: int = 0, **kwargs: Any
+) -> torch.Tensor:
+    """``adversarially_correct`` sharded over the DDP ranks; every rank gets the whole result."""
+    rows = my_shard(len(split))
+    rank, _ = dist_rank_world()
+    local = adversarially_correct(
+        model, split[rows], natural_correct=natural_correct[rows], seed=seed + 7919 * rank, **kwargs
+    )
+    return gather_rows(local, len(split))
 
 
 def error_rate(correct: torch.Tensor) -> float:
@@ -99,19 +122,22 @@ def evaluate(
     seed: int = 0,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Return ``(metrics, per_example_arrays)`` for a trained model."""
-    train_pred = predict(model, train, batch_size)
-    test_pred = predict(model, test, batch_size)
+    train_pred = predict_all(model, train, batch_size)
+    test_pred = predict_all(model, test, batch_size)
     natural_correct = test_pred == test.y
+    shard = my_shard(len(test))
     metrics: dict[str, Any] = {
         "n_test": len(test),
         "natural_err": error_rate(natural_correct),
+        # The test rows each rank evaluated, as each rank reports them.
+        "eval_shards": gather_objects([shard.start, shard.stop]),
     }
     metrics.update(
         noise_fit_stats(train_pred.cpu().numpy(), train.y.cpu().numpy(), clean_train_labels.cpu().numpy())
     )
     grid = sorted({float(e) for e in eval_eps} | {float(eps)})
     adv_correct_by_eps = {
-        e: adversarially_correct(
+        e: adversarially_correct_all(
             model, test, eps=e, batch_size=batch_size, natural_correct=natural_correct, seed=seed, **attack
         )
         for e in grid

@@ -6,7 +6,9 @@ run_dir/
   predictions.npz        train_pred, test_pred, test_adv_correct (at eps)
   config.yaml            the resolved config
   env.json               versions, device, host, command line
+  memorization.npz       per training point: when it was fit (callbacks/memorization.py)
   checkpoints/last.ckpt  Lightning checkpoint (the model spec is in its hyper-parameters)
+  checkpoints/best.ckpt  with early_stopping: the epoch of lowest held-out adversarial error
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from benign_lightning.io import atomic_savez, atomic_write_json, atomic_write_te
 from benign_lightning.models import build_model
 
 LAST_CKPT = Path("checkpoints") / "last.ckpt"
+BEST_CKPT = Path("checkpoints") / "best.ckpt"
 TABLE_KEYS = (
     "natural_err",
     "adv_err",
@@ -87,9 +90,17 @@ def load_model(run_dir: str | Path, map_location: str | torch.device = "cpu") ->
         raise FileNotFoundError(f"no checkpoint at {ckpt_path}; is {run_dir} a benign_lightning run folder?")
     ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=True)
     model = build_model(**ckpt["hyper_parameters"]["model_spec"])
-    state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
-    model.load_state_dict(state)
+    model.load_state_dict(_model_state(ckpt))
     return model.eval()
+
+
+def load_state_dict(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The ``nn.Module`` state dict inside a Lightning checkpoint of a method."""
+    return _model_state(torch.load(ckpt_path, map_location=map_location, weights_only=True))
+
+
+def _model_state(ckpt: dict[str, Any]) -> dict[str, Any]:
+    return {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
 
 
 def _fmt(value: Any) -> str:

@@ -14,15 +14,24 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from benign_lightning.attacks import NORMS
-from benign_lightning.callbacks import StopAtZeroTrainError
+from benign_lightning.callbacks import (
+    HELDOUT_MONITOR,
+    HeldOutAdversarialError,
+    MemorizationTracker,
+    SameNoiseOnAllRanks,
+    StopAtZeroTrainError,
+    TrainPredictions,
+)
 from benign_lightning.data.base import TensorDataModule
 from benign_lightning.errors import ConfigError
 from benign_lightning.evaluate import evaluate
 from benign_lightning.models import build_model, check_model_name
 from benign_lightning.results import (
+    BEST_CKPT,
     LAST_CKPT,
     environment,
     format_table,
+    load_state_dict,
     write_config,
     write_env,
     write_predictions,
@@ -90,9 +99,92 @@ def validate(cfg: DictConfig) -> TensorDataModule:
             "budget beyond %g. Raise attack.steps or attack.step_size to attack the full ball.",
             reach, max(all_eps), reach,
         )  # fmt: skip
+    if cfg.memorization not in (True, False, "auto"):
+        raise ConfigError(f"memorization={cfg.memorization!r} is not allowed; choose true, false or auto")
     datamodule = _instantiate(cfg.data)  # validates eta, noise_mode and the data's own settings
+    stopping = cfg.early_stopping
+    if stopping.enabled:
+        if not datamodule.holdout:
+            raise ConfigError(
+                "early_stopping.enabled=true needs a held-out split: set data.holdout to a fraction "
+                "(e.g. data.holdout=0.1) or a number of training examples"
+            )
+        if stopping.patience < 1 or (stopping.steps is not None and stopping.steps < 0):
+            raise ConfigError(
+                f"early_stopping needs patience >= 1 and steps >= 0 or null; got "
+                f"patience={stopping.patience}, steps={stopping.steps}"
+            )
     datamodule.check_available()
     return datamodule
+
+
+def _model_spec(cfg: DictConfig, datamodule: TensorDataModule) -> dict[str, Any]:
+    """What ``build_model`` needs; it is stored in checkpoints so ``load_model`` can rebuild it."""
+    return {
+        "name": cfg.arch,
+        "num_classes": datamodule.num_classes,
+        "in_shape": list(datamodule.in_shape),
+        "mean": list(datamodule.mean) if datamodule.mean else None,
+        "std": list(datamodule.std) if datamodule.std else None,
+        **OmegaConf.to_container(cfg.model.kwargs, resolve=True),
+    }
+
+
+class _Callbacks:
+    """The run's callbacks, built from the config, with handles on those the results read."""
+
+    def __init__(self, cfg: DictConfig, datamodule: TensorDataModule, run_dir: Path, stop_at_zero: bool):
+        predictions = TrainPredictions(batch_size=datamodule.eval_batch_size)
+        ckpt_dir = str(run_dir / LAST_CKPT.parent)  # a str: weights_only checkpoint loading rejects Path
+        self.ranks = SameNoiseOnAllRanks()
+        self.stop = StopAtZeroTrainError(predictions) if stop_at_zero else None
+        self.memorization = None
+        if cfg.memorization is not False:  # "auto" is decided on the training set's size at fit start
+            self.memorization = MemorizationTracker(
+                predictions, run_dir / "memorization.npz", enabled=cfg.memorization
+            )
+        self.early_stopping = self.best = None
+        heldout = []
+        stopping = cfg.early_stopping
+        if stopping.enabled:
+            attack = attack_kwargs(cfg.attack)
+            if stopping.steps is not None:
+                attack["steps"] = int(stopping.steps)
+            heldout = [
+                HeldOutAdversarialError(
+                    eps=float(cfg.eps), attack=attack, batch_size=cfg.attack.batch_size, seed=cfg.seed
+                )
+            ]
+            self.early_stopping = pl.callbacks.EarlyStopping(
+                monitor=HELDOUT_MONITOR, mode="min", patience=int(stopping.patience),
+                min_delta=float(stopping.min_delta), check_on_train_epoch_end=True,
+            )  # fmt: skip
+            self.best = pl.callbacks.ModelCheckpoint(
+                dirpath=ckpt_dir, filename=BEST_CKPT.stem, monitor=HELDOUT_MONITOR, mode="min",
+                save_top_k=1, enable_version_counter=False,
+            )  # fmt: skip
+        # Overwrites checkpoints/last.ckpt at the end of every epoch, so a killed run resumes.
+        self.last = pl.callbacks.ModelCheckpoint(
+            dirpath=ckpt_dir, filename=LAST_CKPT.stem, save_top_k=1, enable_version_counter=False
+        )
+        # Order matters: the held-out error is logged before EarlyStopping and the checkpoints read it.
+        optional = [self.stop, self.memorization, *heldout, self.early_stopping, self.best]
+        self.all = [self.ranks, *[c for c in optional if c is not None], self.last]
+
+    def results(self, trainer: pl.Trainer) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "stopped_at_zero_train_err": (
+                self.stop is not None and self.stop.zero_error_epoch == trainer.current_epoch - 1
+            ),
+            "noise_digest_by_rank": self.ranks.digests,
+        }
+        if self.memorization is not None:
+            out.update(self.memorization.summary())
+        if self.early_stopping is not None:
+            out["early_stopped"] = self.early_stopping.stopped_epoch > 0
+            best = self.best.best_model_score
+            out["heldout_adv_err_best"] = float(best) if best is not None else None
+        return out
 
 
 def _logger(cfg: DictConfig, run_dir: Path):
@@ -113,22 +205,14 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     torch.set_flush_denormal(bool(cfg.get("flush_denormal", True)))
     method_cfg = OmegaConf.to_container(cfg.method, resolve=True)
     stop_at_zero = bool(method_cfg.pop("stop_at_zero_train_err", False))
-    callbacks: list[pl.Callback] = [
-        # Overwrites checkpoints/last.ckpt at the end of every epoch, so a killed run resumes.
-        pl.callbacks.ModelCheckpoint(
-            dirpath=str(run_dir / LAST_CKPT.parent),  # a str: weights_only checkpoint loading rejects Path
-            filename=LAST_CKPT.stem,
-            save_top_k=1,
-            enable_version_counter=False,
-        )
-    ]
-    stop_cb = StopAtZeroTrainError(batch_size=datamodule.eval_batch_size) if stop_at_zero else None
-    if stop_cb is not None:
-        callbacks.append(stop_cb)
+    model_spec = _model_spec(cfg, datamodule)
+    method = _build_method(method_cfg, build_model(**model_spec), model_spec)  # validates the method
+
+    callbacks = _Callbacks(cfg, datamodule, run_dir, stop_at_zero)
     trainer = pl.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         logger=_logger(cfg, run_dir),
-        callbacks=callbacks,
+        callbacks=callbacks.all,
         default_root_dir=str(run_dir),
     )
 
@@ -141,22 +225,15 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         write_env(run_dir, environment())
         datamodule.save_noise(run_dir / "noise.npz")
 
-    model_spec = {
-        "name": cfg.arch,
-        "num_classes": datamodule.num_classes,
-        "in_shape": list(datamodule.in_shape),
-        "mean": list(datamodule.mean) if datamodule.mean else None,
-        "std": list(datamodule.std) if datamodule.std else None,
-        **OmegaConf.to_container(cfg.model.kwargs, resolve=True),
-    }
-    model = build_model(**model_spec)
-    method = _build_method(method_cfg, model, model_spec)
-
     last = run_dir / LAST_CKPT
     resume_from = str(last) if cfg.get("resume", True) and last.exists() else None
     trainer.fit(method, datamodule=datamodule, ckpt_path=resume_from)
     if not last.exists():  # fast_dev_run saves no checkpoints; the contract wants one
         trainer.save_checkpoint(last)
+    epochs = int(trainer.current_epoch)
+    if callbacks.best is not None and cfg.early_stopping.restore_best and (run_dir / BEST_CKPT).exists():
+        # Evaluate the weights of the epoch with the lowest held-out adversarial error.
+        method.model.load_state_dict(load_state_dict(run_dir / BEST_CKPT, map_location=method.device))
 
     metrics, arrays = evaluate(
         method.model,
@@ -179,12 +256,11 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         "eps": float(cfg.eps),
         "seed": int(cfg.seed),
         "data_seed": int(cfg.data_seed),
-        "epochs": int(trainer.current_epoch),
-        "stopped_at_zero_train_err": (
-            stop_cb is not None and stop_cb.zero_error_epoch == trainer.current_epoch - 1
-        ),
+        "epochs": epochs,
+        **callbacks.results(trainer),
         "resumed": resume_from is not None,
         "device": str(trainer.strategy.root_device),
+        "world_size": int(trainer.world_size),
         **metrics,
     }
     results["wall_s"] = round(time.perf_counter() - start, 3)

@@ -5,21 +5,32 @@ Written by hand rather than taken from a library, so that it is fast and its eve
   gradient and DDP's gradient hooks never fire;
 - the cross-entropy's ascent direction is computed so that it cannot underflow on very confident
   points (see ``ce_logit_direction``);
-- the model runs in eval mode (BatchNorm uses running statistics and is not updated), and its
-  previous mode is restored afterwards;
+- the model runs in eval mode by default (BatchNorm uses running statistics and is not updated),
+  and its previous mode is restored afterwards;
+- the loop (``ascend``) takes the loss as a *logit direction*, so PGD on the cross-entropy and
+  TRADES' attack on the KL term (``attacks/trades.py``) are one loop;
 - with ``early_stop`` an example leaves the batch at the first iterate that is misclassified, which
   can only raise the measured error and makes evaluation of weak models much faster.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import contextmanager, nullcontext
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 NORMS = ("linf", "l2")
+
+# (logits, target) -> a positive per-example multiple of dLoss/dlogits, the loss to ascend.
+LogitDirection = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def attack_mode(model: nn.Module, bn_eval: bool):
+    """The context an attack runs the model in: eval mode (the default), or the mode it is in."""
+    return eval_mode(model) if bn_eval else nullcontext(model)
 
 
 @contextmanager
@@ -76,8 +87,19 @@ def ce_logit_direction(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     true = F.one_hot(y, logits.shape[1]).bool()
     g = p.masked_fill(true, 0.0)
     g = g - true * g.sum(1, keepdim=True)
-    g = g / g.abs().amax(1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
-    return g.to(logits.dtype)
+    return _unit_rows(g).to(logits.dtype)
+
+
+def kl_logit_direction(logits: torch.Tensor, p_natural: torch.Tensor) -> torch.Tensor:
+    """The gradient of KL(p_natural ‖ softmax(logits)) w.r.t. the logits, softmax(logits) − p_natural,
+    in float64 and rescaled per example like ``ce_logit_direction`` (TRADES' inner maximisation)."""
+    g = torch.log_softmax(logits.double(), dim=1).exp() - p_natural.double()
+    return _unit_rows(g).to(logits.dtype)
+
+
+def _unit_rows(g: torch.Tensor) -> torch.Tensor:
+    """Rescale each row to max |g| = 1 (rows of zeros stay zero)."""
+    return g / g.abs().amax(1, keepdim=True).clamp_min(torch.finfo(g.dtype).tiny)
 
 
 def _ascent_step(x_adv, grad, step_size: float, norm: str) -> torch.Tensor:
@@ -96,16 +118,33 @@ def _box(x: torch.Tensor, eps: float, norm: str, clamp) -> tuple:
     return lo, hi
 
 
-def _one_run(model, x, y, *, eps, steps, step_size, norm, start, clamp, early_stop) -> torch.Tensor:
+def ascend(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    start: torch.Tensor,
+    direction: LogitDirection = ce_logit_direction,
+    eps: float,
+    steps: int,
+    step_size: float,
+    norm: str,
+    clamp,
+    early_stop: bool = False,
+) -> torch.Tensor:
+    """The PGD loop: ``steps`` ascent steps from ``start`` on the loss whose logit gradient is
+    ``direction(logits, target)``, each projected onto the ε-ball around ``x`` and the box. The
+    model is called as it is (the caller picks its mode). ``early_stop`` needs class labels as
+    ``target``."""
     # Bounds are computed once; each step is then one clamp (ℓ∞) or a rescale and a clamp (ℓ2).
     lower, upper = _box(x, eps, norm, clamp)
     x_adv = start.clone()
     active = torch.arange(len(x), device=x.device)
-    xa, xo, ya = x_adv, x, y
+    xa, xo, ya = x_adv, x, target
     for _ in range(steps):
         xa = xa.detach().requires_grad_(True)
         logits = model(xa)
-        (grad,) = torch.autograd.grad(logits, xa, grad_outputs=ce_logit_direction(logits.detach(), ya))
+        (grad,) = torch.autograd.grad(logits, xa, grad_outputs=direction(logits.detach(), ya))
         xa = xa.detach()
         if early_stop:
             # Examples already misclassified keep this iterate (stored in x_adv) and leave the batch.
@@ -151,13 +190,37 @@ def pgd(
     early_stop: bool = False,
     seed: int | None = None,
     clamp: tuple[float, float] | None = (0.0, 1.0),
+    bn_eval: bool = True,
 ) -> torch.Tensor:
     """Untargeted PGD on the cross-entropy; returns ``x_adv`` (detached, same shape as ``x``).
 
     With ``restarts > 1`` each restart starts from a fresh random point (the first one too, unless
     ``random_start`` is False), and the worst case per example is kept: misclassified beats
-    correctly classified, then the higher loss wins.
+    correctly classified, then the higher loss wins. With ``bn_eval=False`` the model keeps its
+    current mode (in training: BatchNorm normalises with, and updates, batch statistics).
     """
+    check_budget(eps=eps, steps=steps, step_size=step_size, norm=norm, restarts=restarts)
+    x, y = x.detach(), y.detach()
+    if eps == 0 or steps == 0:
+        return x.clone()
+    generator = seeded_generator(seed, x.device)
+    kwargs = dict(eps=eps, steps=steps, step_size=step_size, norm=norm, clamp=clamp, early_stop=early_stop)
+    best = None
+    with attack_mode(model, bn_eval), torch.enable_grad():
+        for restart in range(restarts):
+            use_random = random_start or restart > 0
+            start = random_start_point(x, eps, norm, clamp, generator) if use_random else x
+            x_adv = ascend(model, x, y, start=start, **kwargs)
+            if best is None:
+                best = x_adv
+            else:
+                worse = _is_worse(model, x_adv, best, y)
+                best[worse] = x_adv[worse]
+    return best.detach()
+
+
+def check_budget(*, eps: float, steps: int, step_size: float, norm: str, restarts: int = 1) -> None:
+    """Raise ValueError, naming the bad value, for an attack that cannot be run."""
     if norm not in NORMS:
         raise ValueError(f"norm={norm!r} is unknown; choose one of {', '.join(NORMS)}")
     if eps < 0 or steps < 0 or step_size < 0 or restarts < 1:
@@ -165,22 +228,10 @@ def pgd(
             f"need eps >= 0, steps >= 0, step_size >= 0 and restarts >= 1; got eps={eps}, "
             f"steps={steps}, step_size={step_size}, restarts={restarts}"
         )
-    x, y = x.detach(), y.detach()
-    if eps == 0 or steps == 0:
-        return x.clone()
-    generator = None
-    if seed is not None:
-        generator = torch.Generator(device=x.device).manual_seed(int(seed))
-    kwargs = dict(eps=eps, steps=steps, step_size=step_size, norm=norm, clamp=clamp, early_stop=early_stop)
-    best = None
-    with eval_mode(model), torch.enable_grad():
-        for restart in range(restarts):
-            use_random = random_start or restart > 0
-            start = random_start_point(x, eps, norm, clamp, generator) if use_random else x
-            x_adv = _one_run(model, x, y, start=start, **kwargs)
-            if best is None:
-                best = x_adv
-            else:
-                worse = _is_worse(model, x_adv, best, y)
-                best[worse] = x_adv[worse]
-    return best.detach()
+
+
+def seeded_generator(seed: int | None, device: torch.device) -> torch.Generator | None:
+    """A generator on ``device`` seeded with ``seed``; None (the global RNG) without a seed."""
+    if seed is None:
+        return None
+    return torch.Generator(device=device).manual_seed(int(seed))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -28,6 +29,10 @@ class Split:
 
     def __len__(self) -> int:
         return len(self.y)
+
+    def __getitem__(self, rows: slice) -> Split:
+        """The rows ``rows`` as a Split (views, no copy)."""
+        return Split(self.x[rows], self.y[rows])
 
     def inputs(self, index: torch.Tensor) -> torch.Tensor:
         """The inputs at ``index``, as float in [0, 1]."""
@@ -64,6 +69,7 @@ class TensorDataModule(pl.LightningDataModule, ABC):
         eval_batch_size: int = 1000,
         train_subset: int | None = None,
         test_subset: int | None = None,
+        holdout: float = 0,
     ) -> None:
         super().__init__()
         check_noise_args(eta, noise_mode)
@@ -73,6 +79,11 @@ class TensorDataModule(pl.LightningDataModule, ABC):
         for key, value in (("train_subset", train_subset), ("test_subset", test_subset)):
             if value is not None and int(value) < 1:
                 raise ConfigError(f"data.{key} must be null or a positive integer, got {value}")
+        if not (0 <= holdout < 1 or (holdout >= 1 and float(holdout).is_integer())):
+            raise ConfigError(
+                f"data.holdout must be a fraction in [0, 1) or a whole number of examples, got {holdout}"
+            )
+        self.holdout = holdout
         self.eta, self.noise_mode = float(eta), noise_mode
         self.data_seed, self.shuffle_seed = int(data_seed), int(shuffle_seed)
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
@@ -80,6 +91,8 @@ class TensorDataModule(pl.LightningDataModule, ABC):
         self.noise: NoisyLabels | None = None
         self.train_index: np.ndarray | None = None
         self.train: Split | None = None
+        self.heldout: Split | None = None  # for early stopping; its labels carry the same noise
+        self.heldout_mask: np.ndarray | None = None  # per noise.npz row: held out of training?
         self.test: Split | None = None
 
     # --- what a subclass provides -------------------------------------------------------------
@@ -116,18 +129,43 @@ class TensorDataModule(pl.LightningDataModule, ABC):
         )
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
         noisy = torch.from_numpy(self.noise.noisy_labels)
-        self.train = Split(x_train.to(device), noisy.to(device))
+        # The held-out rows are drawn after the noise, so the noise mask does not depend on holdout.
+        self.heldout_mask = self._heldout_mask(len(noisy))
+        keep = torch.from_numpy(~self.heldout_mask)
+        self.train = Split(x_train[keep].to(device), noisy[keep].to(device))
+        if self.heldout_mask.any():
+            held = torch.from_numpy(self.heldout_mask)
+            self.heldout = Split(x_train[held].to(device), noisy[held].to(device))
         self.test = Split(x_test.to(device), y_test.long().to(device))
+
+    def _heldout_mask(self, n: int) -> np.ndarray:
+        k = int(self.holdout) if self.holdout >= 1 else int(round(self.holdout * n))
+        if k >= n:
+            raise ConfigError(f"data.holdout={self.holdout} leaves no training data ({n} examples)")
+        mask = np.zeros(n, dtype=bool)
+        mask[self._subset(n, k, stream=13) if k else []] = True
+        return mask
 
     @property
     def clean_train_labels(self) -> torch.Tensor:
+        """The clean labels of the training split's rows (held-out rows excluded)."""
         assert self.noise is not None and self.train is not None, "call setup() first"
-        return torch.from_numpy(self.noise.clean_labels).to(self.train.y.device)
+        clean = self.noise.clean_labels[~self.heldout_mask]
+        return torch.from_numpy(clean).to(self.train.y.device)
+
+    def noise_digest(self) -> str:
+        """A hash of the noisy labels and the rows they belong to: equal on every DDP rank."""
+        assert self.noise is not None, "call setup() first"
+        h = hashlib.sha256()
+        for array in (self.train_index, self.noise.noisy_labels, self.heldout_mask):
+            h.update(np.ascontiguousarray(array).tobytes())
+        return h.hexdigest()[:16]
 
     def save_noise(self, path) -> None:
-        """Write ``noise.npz``: indices, clean_labels, noisy_labels and the dataset index of each row."""
+        """Write ``noise.npz``: indices, clean_labels, noisy_labels, and per row its dataset index and
+        whether it was held out of training."""
         assert self.noise is not None, "call setup() first"
-        self.noise.save(path, dataset_index=self.train_index)
+        self.noise.save(path, dataset_index=self.train_index, heldout=self.heldout_mask)
 
     def train_dataloader(self) -> TensorLoader:
         assert self.train is not None, "call setup() first"

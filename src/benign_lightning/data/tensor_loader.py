@@ -10,12 +10,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-
-def dist_rank_world() -> tuple[int, int]:
-    """(rank, world_size) of the initialised process group, else (0, 1)."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
+from benign_lightning.distributed import dist_rank_world
 
 
 class EpochPermutation:

@@ -1,5 +1,6 @@
 """Training methods as LightningModules. They differ in their loss only."""
 
 from benign_lightning.methods.natural import NaturalTraining
+from benign_lightning.methods.robust import AdversarialTraining, RobustTraining, Trades
 
-__all__ = ["NaturalTraining"]
+__all__ = ["AdversarialTraining", "NaturalTraining", "RobustTraining", "Trades"]

@@ -1,0 +1,17 @@
+"""Lightning callbacks specific to the paper's protocol."""
+
+from benign_lightning.callbacks.fit import StopAtZeroTrainError, TrainPredictions
+from benign_lightning.callbacks.heldout import MONITOR as HELDOUT_MONITOR
+from benign_lightning.callbacks.heldout import HeldOutAdversarialError
+from benign_lightning.callbacks.memorization import MemorizationTracker, memorization_enabled
+from benign_lightning.callbacks.ranks import SameNoiseOnAllRanks
+
+__all__ = [
+    "HELDOUT_MONITOR",
+    "HeldOutAdversarialError",
+    "MemorizationTracker",
+    "SameNoiseOnAllRanks",
+    "StopAtZeroTrainError",
+    "TrainPredictions",
+    "memorization_enabled",
+]

@@ -1,0 +1,47 @@
+"""Which training points the model fits, once per epoch, and the §3.1 stop at zero training error."""
+
+from __future__ import annotations
+
+import pytorch_lightning as pl
+import torch
+
+from benign_lightning.evaluate import predict_all
+
+
+class TrainPredictions:
+    """The predicted class of every training example after the current epoch (eval mode).
+
+    Computed once per epoch however many callbacks ask for it, sharded over the DDP ranks; every
+    rank gets every prediction, so every rank reaches the same decisions.
+    """
+
+    def __init__(self, batch_size: int = 1000) -> None:
+        self.batch_size = batch_size
+        self._step: int | None = None
+        self._pred: torch.Tensor | None = None
+
+    def __call__(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor:
+        if self._step != trainer.global_step or self._pred is None:
+            self._pred = predict_all(pl_module.model, trainer.datamodule.train, self.batch_size)
+            self._step = trainer.global_step
+        return self._pred
+
+
+class StopAtZeroTrainError(pl.Callback):
+    """§3.1: train "until the training error becomes zero" (capped by ``trainer.max_epochs``).
+
+    After each epoch it logs ``train/full_err``, the error on the whole noisy training set in eval
+    mode, and stops when no point is misclassified.
+    """
+
+    def __init__(self, predictions: TrainPredictions) -> None:
+        self.predictions = predictions
+        self.zero_error_epoch: int | None = None  # the last epoch, if it ended with zero error
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        train = trainer.datamodule.train
+        n_wrong = int((self.predictions(trainer, pl_module) != train.y).sum())
+        pl_module.log("train/full_err", n_wrong / len(train), on_epoch=True, prog_bar=True)
+        # Lightning keeps training past a stop request until trainer.min_epochs is reached.
+        self.zero_error_epoch = trainer.current_epoch if n_wrong == 0 else None
+        trainer.should_stop = trainer.should_stop or n_wrong == 0

@@ -1,0 +1,34 @@
+"""Adversarial error on a held-out split, measured after every epoch, for early stopping.
+
+Early stopping is a defence that works by not fitting the noise (§3.2 cites it): the held-out
+split's labels carry the same noise as the training set, as a practitioner's would, and the run
+stops when its adversarial error has not improved for ``patience`` epochs (Lightning's
+``EarlyStopping`` on ``val/adv_err``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+
+from benign_lightning.evaluate import adversarially_correct_all, error_rate, predict_all
+
+MONITOR = "val/adv_err"
+
+
+class HeldOutAdversarialError(pl.Callback):
+    """Logs ``val/err`` and ``val/adv_err`` (PGD at ``eps``) of ``datamodule.heldout`` each epoch."""
+
+    def __init__(self, *, eps: float, attack: dict[str, Any], batch_size: int, seed: int = 0) -> None:
+        self.eps, self.attack, self.batch_size, self.seed = eps, attack, batch_size, seed
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        split = trainer.datamodule.heldout
+        natural_correct = predict_all(pl_module.model, split, self.batch_size) == split.y
+        adv_correct = adversarially_correct_all(
+            pl_module.model, split, natural_correct=natural_correct, eps=self.eps,
+            batch_size=self.batch_size, seed=self.seed, **self.attack,
+        )  # fmt: skip
+        pl_module.log("val/err", error_rate(natural_correct))
+        pl_module.log(MONITOR, error_rate(adv_correct), prog_bar=True)

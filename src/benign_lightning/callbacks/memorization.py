@@ -1,0 +1,123 @@
+"""Per-example memorization tracking (§3.2, Figure 3): when is each training point fit?
+
+After every epoch the tracker compares the model's prediction of each training point with its
+(possibly noisy) label and keeps, per point:
+
+- ``stable_fit_epoch``: the first epoch from which the point is fit and stays fit to the end
+  (epochs count from 1; -1 if it is not fit at the end);
+- ``first_fit_epoch``: the first epoch at which it was fit at all (-1 if never);
+- ``forgetting_events``: how often it went from fit to unfit (Toneva et al. 2019);
+- ``fit_final``: whether it is fit at the end;
+
+and per epoch the fraction of clean and of corrupted points fit (``clean_fit``, ``noisy_fit``),
+which are also logged as ``memorization/clean_fit`` and ``memorization/noisy_fit``. "Mislabelled
+points take longer to be fit" reads as ``stable_fit_epoch[corrupted]`` against the clean ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from benign_lightning.callbacks.fit import TrainPredictions
+from benign_lightning.io import atomic_savez
+
+# "Small" datasets get the tracker by default: one extra prediction pass over the training set per
+# epoch is cheap next to an epoch of training there (MNIST and CIFAR have <= 60k training points).
+AUTO_MAX_TRAIN = 60_000
+
+
+def memorization_enabled(setting: bool | str, n_train: int) -> bool:
+    """Resolve the ``memorization`` config key: true, false, or "auto" (n_train <= 60000)."""
+    if setting == "auto":
+        return n_train <= AUTO_MAX_TRAIN
+    if isinstance(setting, bool):
+        return setting
+    raise ValueError(f"memorization={setting!r} is not allowed; choose true, false or auto")
+
+
+class MemorizationTracker(pl.Callback):
+    """Records when each training point is fit; writes ``memorization.npz`` when training ends."""
+
+    def __init__(self, predictions: TrainPredictions, path: str | Path, enabled: bool | str = True) -> None:
+        self.predictions = predictions
+        self.path = Path(path)
+        self.enabled = enabled
+        self.state: dict[str, torch.Tensor] = {}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.state)
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        n = len(trainer.datamodule.train)
+        if self.state or not memorization_enabled(self.enabled, n):  # restored, or off
+            return
+        clean = trainer.datamodule.clean_train_labels.cpu()
+        self.state = {
+            "corrupted": clean != trainer.datamodule.train.y.cpu(),
+            "stable_fit_epoch": torch.full((n,), -1, dtype=torch.int64),
+            "first_fit_epoch": torch.full((n,), -1, dtype=torch.int64),
+            "forgetting_events": torch.zeros(n, dtype=torch.int64),
+            "fit": torch.zeros(n, dtype=torch.bool),
+            "epochs": torch.zeros(0, dtype=torch.int64),
+            "clean_fit": torch.zeros(0, dtype=torch.float64),
+            "noisy_fit": torch.zeros(0, dtype=torch.float64),
+        }
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self.active:
+            return
+        s = self.state
+        epoch = trainer.current_epoch + 1  # epochs trained so far
+        fit = (self.predictions(trainer, pl_module) == trainer.datamodule.train.y).cpu()
+        s["forgetting_events"] += s["fit"] & ~fit
+        s["first_fit_epoch"][fit & (s["first_fit_epoch"] < 0)] = epoch
+        s["stable_fit_epoch"][~fit] = -1
+        s["stable_fit_epoch"][fit & (s["stable_fit_epoch"] < 0)] = epoch
+        s["fit"] = fit
+        corrupted = s["corrupted"]
+        clean_fit = _mean(fit[~corrupted])
+        noisy_fit = _mean(fit[corrupted])
+        s["epochs"] = torch.cat([s["epochs"], torch.tensor([epoch])])
+        s["clean_fit"] = torch.cat([s["clean_fit"], torch.tensor([clean_fit], dtype=torch.float64)])
+        s["noisy_fit"] = torch.cat([s["noisy_fit"], torch.tensor([noisy_fit], dtype=torch.float64)])
+        pl_module.log("memorization/clean_fit", clean_fit)
+        if corrupted.any():
+            pl_module.log("memorization/noisy_fit", noisy_fit)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.is_global_zero and self.active:
+            arrays = {k: v.numpy() for k, v in self.state.items()}
+            arrays["fit_final"] = arrays.pop("fit")
+            arrays["dataset_index"] = trainer.datamodule.train_index[~trainer.datamodule.heldout_mask]
+            atomic_savez(self.path, **arrays)
+
+    def summary(self) -> dict[str, Any]:
+        """Median stable-fit epoch of the clean and of the corrupted points (fit at the end only)."""
+        if not self.active:
+            return {}
+        stable, corrupted = self.state["stable_fit_epoch"], self.state["corrupted"]
+        return {
+            "fit_epoch_median_clean": _median_fit_epoch(stable[~corrupted]),
+            "fit_epoch_median_noisy": _median_fit_epoch(stable[corrupted]),
+        }
+
+    # Saved in checkpoints, so a resumed run continues the record (tensors: weights_only loading).
+    def state_dict(self) -> dict[str, Any]:
+        return dict(self.state)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.state = dict(state_dict)
+
+
+def _mean(mask: torch.Tensor) -> float:
+    return float(mask.double().mean()) if len(mask) else float("nan")
+
+
+def _median_fit_epoch(stable: torch.Tensor) -> float | None:
+    fitted = stable[stable > 0].double()
+    return float(fitted.quantile(0.5)) if len(fitted) else None

@@ -12,6 +12,7 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities import rank_zero_only
 
 from benign_lightning.attacks import NORMS
 from benign_lightning.callbacks import (
@@ -270,6 +271,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     return results
 
 
+@rank_zero_only
 def print_summary(results: dict[str, Any], run_dir: str | Path) -> None:
     print(format_table(results))
     print(f"results: {Path(run_dir) / 'results.json'}")

@@ -41,7 +41,7 @@ class StopAtZeroTrainError(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         train = trainer.datamodule.train
         n_wrong = int((self.predictions(trainer, pl_module) != train.y).sum())
-        pl_module.log("train/full_err", n_wrong / len(train), on_epoch=True, prog_bar=True)
+        pl_module.log("train/full_err", n_wrong / len(train), on_epoch=True, prog_bar=True, sync_dist=True)
         # Lightning keeps training past a stop request until trainer.min_epochs is reached.
         self.zero_error_epoch = trainer.current_epoch if n_wrong == 0 else None
         trainer.should_stop = trainer.should_stop or n_wrong == 0

@@ -30,5 +30,5 @@ class HeldOutAdversarialError(pl.Callback):
             pl_module.model, split, natural_correct=natural_correct, eps=self.eps,
             batch_size=self.batch_size, seed=self.seed, **self.attack,
         )  # fmt: skip
-        pl_module.log("val/err", error_rate(natural_correct))
-        pl_module.log(MONITOR, error_rate(adv_correct), prog_bar=True)
+        pl_module.log("val/err", error_rate(natural_correct), sync_dist=True)
+        pl_module.log(MONITOR, error_rate(adv_correct), prog_bar=True, sync_dist=True)

@@ -85,9 +85,9 @@ class MemorizationTracker(pl.Callback):
         s["epochs"] = torch.cat([s["epochs"], torch.tensor([epoch])])
         s["clean_fit"] = torch.cat([s["clean_fit"], torch.tensor([clean_fit], dtype=torch.float64)])
         s["noisy_fit"] = torch.cat([s["noisy_fit"], torch.tensor([noisy_fit], dtype=torch.float64)])
-        pl_module.log("memorization/clean_fit", clean_fit)
+        pl_module.log("memorization/clean_fit", clean_fit, sync_dist=True)
         if corrupted.any():
-            pl_module.log("memorization/noisy_fit", noisy_fit)
+            pl_module.log("memorization/noisy_fit", noisy_fit, sync_dist=True)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero and self.active:

@@ -65,8 +65,9 @@ class NaturalTraining(pl.LightningModule):
                 f"training diverged: train/loss is {float(loss_sum / n)} in epoch {self.current_epoch}; "
                 f"lower method.lr (now {self.hparams.lr})"
             )
-        self.log("train/loss", loss_sum / n, prog_bar=True)
-        self.log("train/err", errors / n, prog_bar=True)
+        # Already reduced: sync_dist averages equal numbers (once per epoch) and keeps Lightning quiet.
+        self.log("train/loss", loss_sum / n, prog_bar=True, sync_dist=True)
+        self.log("train/err", errors / n, prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self):
         hp = self.hparams

@@ -1,0 +1,53 @@
+"""Real DDP: two CPU processes (gloo) started by torchrun train AT for a few steps."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+from conftest import QUIET, read_json
+
+import benign_lightning
+from benign_lightning.data import ToyMNISTDataModule
+from benign_lightning.evaluate import predict
+
+N_TEST = 301  # odd, so the two ranks' shards differ in size
+
+
+def test_adversarial_training_on_two_gloo_processes(tmp_path):
+    overrides = [
+        *QUIET, "method=at", "method.steps=2", "eta=0.2", "data.n_train=1000", f"data.n_test={N_TEST}",
+        "attack.steps=5", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp",
+        "trainer.max_epochs=1", "trainer.min_epochs=null", "trainer.limit_train_batches=3",
+        "hydra.run.dir=ddp",
+    ]  # fmt: skip
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    proc = subprocess.run(
+        [*cmd, "-m", "benign_lightning", *overrides],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    run_dir = tmp_path / "ddp"
+    results = read_json(run_dir / "results.json")
+    assert results["world_size"] == 2 and results["method"] == "at" and results["epochs"] == 1
+    assert proc.stdout.count("results: ") == 1  # the summary comes from rank 0 only
+
+    # Both ranks trained on the noisy labels a single process draws from the same data_seed.
+    single = ToyMNISTDataModule(eta=0.2, data_seed=0, n_train=1000, n_test=N_TEST)
+    single.setup()
+    assert results["noise_digest_by_rank"] == [single.noise_digest()] * 2
+    np.testing.assert_array_equal(np.load(run_dir / "noise.npz")["noisy_labels"], single.train.y.numpy())
+
+    # The evaluation covered the test set exactly once: two disjoint shards, gathered in order.
+    assert results["eval_shards"] == [[0, 151], [151, N_TEST]] and results["n_test"] == N_TEST
+    model = benign_lightning.load_model(run_dir)
+    arrays = np.load(run_dir / "predictions.npz")
+    np.testing.assert_array_equal(arrays["test_pred"], predict(model, single.test, 1000).numpy())
+    np.testing.assert_array_equal(arrays["train_pred"], predict(model, single.train, 1000).numpy())
+    assert len(arrays["test_adv_correct"]) == N_TEST
+    assert results["adv_err"] == (N_TEST - int(arrays["test_adv_correct"].sum())) / N_TEST
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 3

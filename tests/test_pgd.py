@@ -120,6 +120,16 @@ def test_early_stop_only_raises_the_error():
     assert (early | ~final).all()
 
 
+def test_early_stop_keeps_points_misclassified_from_the_start():
+    model = small_net()
+    x = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(7))
+    y = model(x).argmax(1)
+    y[:16] = (y[:16] + 1) % 3  # wrong before any step: they leave at once, unchanged
+    for norm in ("linf", "l2"):
+        x_adv = pgd(model, x, y, eps=0.1, steps=5, step_size=0.02, norm=norm, early_stop=True)
+        assert torch.equal(x_adv[:16], x[:16])
+
+
 def test_eval_mode_no_parameter_gradients_and_mode_restored():
     model = small_net(bn=True).train()
     bn = model[2]

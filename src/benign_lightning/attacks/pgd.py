@@ -138,9 +138,9 @@ def ascend(
     ``target``."""
     # Bounds are computed once; each step is then one clamp (ℓ∞) or a rescale and a clamp (ℓ2).
     lower, upper = _box(x, eps, norm, clamp)
-    x_adv = start.clone()
+    x_adv = start.clone()  # the result; early-stopped rows are written into it
     active = torch.arange(len(x), device=x.device)
-    xa, xo, ya = x_adv, x, target
+    xa, xo, ya = start, x, target  # the iterates of the active rows (never modified in place)
     for _ in range(steps):
         xa = xa.detach().requires_grad_(True)
         logits = model(xa)

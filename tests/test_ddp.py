@@ -19,7 +19,7 @@ N_TEST = 301  # odd, so the two ranks' shards differ in size
 
 def test_adversarial_training_on_two_gloo_processes(tmp_path):
     overrides = [
-        *QUIET, "method=at", "method.steps=2", "eta=0.2", "data.n_train=1000", f"data.n_test={N_TEST}",
+        *QUIET, "method=at", "train_attack.steps=2", "eta=0.2", "data.n_train=1000", f"data.n_test={N_TEST}",
         "attack.steps=5", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp",
         "trainer.max_epochs=1", "trainer.min_epochs=null", "trainer.limit_train_batches=3",
         "hydra.run.dir=ddp",

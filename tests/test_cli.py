@@ -145,8 +145,11 @@ def test_bad_input_fails_fast_with_a_clear_message(tmp_path, overrides, message)
 
 
 def test_rerun_into_a_run_folder_resumes_and_matches_an_uninterrupted_run(tmp_path):
-    """Stop after 2 epochs, rerun the same folder for 4: same results as 4 epochs in one go."""
-    common = [*FAST_TOY, "method.stop_at_zero_train_err=false", "logger=none"]
+    """Stop after 2 epochs, rerun the same folder for 4: same results as 4 epochs in one go.
+
+    Adversarial training, so the attack's random starts and the memorization record must resume
+    too."""
+    common = [*FAST_TOY, "method=at", "train_attack.steps=2", "eps=0.05", "logger=none"]
     first = run_cli(*common, "trainer.max_epochs=2", "hydra.run.dir=resumed", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     second = run_cli(*common, "trainer.max_epochs=4", "hydra.run.dir=resumed", cwd=tmp_path)
@@ -161,3 +164,9 @@ def test_rerun_into_a_run_folder_resumes_and_matches_an_uninterrupted_run(tmp_pa
     for key in ("wall_s", "resumed"):
         resumed.pop(key), direct.pop(key)
     assert resumed == direct
+    for name in ("memorization.npz", "predictions.npz"):
+        a, b = np.load(tmp_path / "resumed" / name), np.load(tmp_path / "straight" / name)
+        assert a.files == b.files
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name}:{key}")
+    assert list(np.load(tmp_path / "resumed" / "memorization.npz")["epochs"]) == [1, 2, 3, 4]

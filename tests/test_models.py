@@ -6,14 +6,40 @@ import pytest
 import torch
 
 from benign_lightning.errors import ConfigError
-from benign_lightning.models import MODELS, build_model
+from benign_lightning.models import MODELS, build_model, parameter_count
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 @pytest.mark.parametrize("in_shape,num_classes", [((1, 28, 28), 10), ((1, 28, 28), 2), ((3, 32, 32), 100)])
 def test_logit_shapes(name, in_shape, num_classes):
-    model = build_model(name, num_classes, in_shape)
-    assert model(torch.rand(5, *in_shape)).shape == (5, num_classes)
+    if name == "vgg19" and in_shape[1] < 32:
+        with pytest.raises(ConfigError, match="arch='vgg19' needs inputs of at least 32x32"):
+            build_model(name, num_classes, in_shape)
+        return
+    model = build_model(name, num_classes, in_shape).eval()
+    assert model(torch.rand(2, *in_shape)).shape == (2, num_classes)
+
+
+@pytest.mark.parametrize(
+    "name,millions",
+    [
+        ("resnet18", 11.17),
+        ("resnet50", 23.52),
+        ("vgg19", 20.04),
+        ("densenet121", 6.96),
+        ("resnet50_imagenet", 23.53),
+    ],
+)
+def test_parameter_counts_with_ten_classes(name, millions):
+    """The CIFAR variants' sizes (3x3 stem, no max-pool), as in pytorch-cifar and the robustness library."""
+    assert parameter_count(build_model(name, 10, (3, 32, 32))) / 1e6 == pytest.approx(millions, abs=0.005)
+
+
+def test_cifar_stem_keeps_the_resolution():
+    """No max-pool and a stride-1 3x3 first conv: a 32x32 image reaches the last stage at 4x4."""
+    net = build_model("resnet18", 10, (3, 32, 32))[1]
+    stages = [net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4]
+    assert torch.nn.Sequential(*stages)(torch.rand(1, 3, 32, 32)).shape[-2:] == (4, 4)
 
 
 def test_mnist_cnn_matches_appendix_d1():
@@ -41,7 +67,7 @@ def test_normalisation_is_the_first_layer():
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="'resnet9000'.*mlp, mnist_cnn"):
+    with pytest.raises(ConfigError, match="'resnet9000'.*densenet121, mlp, mnist_cnn, resnet18"):
         build_model("resnet9000", 10)
 
 

@@ -10,10 +10,23 @@ from benign_lightning.errors import ConfigError
 from benign_lightning.models.mlp import mlp
 from benign_lightning.models.mnist_cnn import mnist_cnn
 from benign_lightning.models.normalize import Normalize
+from benign_lightning.models.torchvision_nets import (
+    densenet121,
+    parameter_count,
+    resnet18,
+    resnet50,
+    resnet50_imagenet,
+    vgg19,
+)
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "mlp": mlp,
     "mnist_cnn": mnist_cnn,
+    "resnet18": resnet18,
+    "resnet50": resnet50,
+    "vgg19": vgg19,
+    "densenet121": densenet121,
+    "resnet50_imagenet": resnet50_imagenet,
 }
 
 
@@ -39,4 +52,4 @@ def build_model(
         raise ConfigError(f"model.kwargs {dict(kwargs)} do not fit arch={name!r}: {e}") from None
 
 
-__all__ = ["MODELS", "Normalize", "build_model", "check_model_name"]
+__all__ = ["MODELS", "Normalize", "build_model", "check_model_name", "parameter_count"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import pickle
 import shutil
 import struct
 import subprocess
@@ -42,6 +43,43 @@ def make_idx_mnist(
     for split, n in (("train", n_train), ("t10k", n_test)):
         write_idx(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)), gz=gz)
         write_idx(raw / f"{split}-labels-idx1-ubyte", np.arange(n) % 10, gz=gz)
+    return root
+
+
+def _write_pickle(path: Path, obj: dict) -> None:
+    with open(path, "wb") as f:
+        pickle.dump(obj, f, protocol=2)
+
+
+def make_cifar(root: Path, kind: str = "cifar10", n_per_file: int = 20, seed: int = 0) -> Path:
+    """Tiny CIFAR-10/100 trees in the original python-pickle format (bytes keys, N×3072 uint8
+    rows in channel-major order), at ``root/cifar-10-batches-py`` or ``root/cifar-100-python``.
+    CIFAR-100 rows get fine label i % 100 and its real superclass as coarse label."""
+    from benign_lightning.data.cifar import CIFAR100_COARSE_OF_FINE
+
+    rng = np.random.default_rng(seed)
+
+    def batch(n: int, offset: int) -> dict:
+        data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        fine = (np.arange(n) + offset) % (10 if kind == "cifar10" else 100)
+        if kind == "cifar10":
+            return {b"batch_label": b"tiny", b"labels": fine.tolist(), b"data": data}
+        coarse = [CIFAR100_COARSE_OF_FINE[f] for f in fine]
+        return {b"fine_labels": fine.tolist(), b"coarse_labels": coarse, b"data": data}
+
+    if kind == "cifar10":
+        folder = root / "cifar-10-batches-py"
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(1, 6):
+            _write_pickle(folder / f"data_batch_{i}", batch(n_per_file, i))
+        _write_pickle(folder / "test_batch", batch(n_per_file, 0))
+        _write_pickle(folder / "batches.meta", {b"label_names": [b"c%d" % i for i in range(10)]})
+    else:
+        folder = root / "cifar-100-python"
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_pickle(folder / "train", batch(5 * n_per_file, 1))
+        _write_pickle(folder / "test", batch(n_per_file, 0))
+        _write_pickle(folder / "meta", {b"fine_label_names": [], b"coarse_label_names": []})
     return root
 
 

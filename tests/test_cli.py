@@ -126,7 +126,7 @@ def test_mnist_noise_on_real_mnist(mnist_root, tmp_path):
     "overrides,message",
     [
         (["eta=1.5"], "eta must be in [0, 1], got 1.5"),
-        (["arch=resnet9000"], "arch='resnet9000' is not a known model; known: densenet121, mlp, mnist_cnn, resnet18"),
+        (["arch=resnet9000"], "'resnet9000' is not a known model; known: densenet121, mlp, mnist_cnn"),
         (["data.noise_mode=bogus"], "data.noise_mode='bogus' is unknown; choose one of uniform"),
         (["+experiment=mnist_noise", "data.data_dir=nowhere"], "MNIST not found"),
         (["attack.norm=l1"], "attack.norm='l1' is unknown"),

@@ -27,9 +27,16 @@ def eps_key(eps: float) -> str:
 @torch.no_grad()
 def predict(model: nn.Module, split: Split, batch_size: int) -> torch.Tensor:
     """Predicted class of every example of ``split``, in order (eval mode)."""
+    device = model_device(model)
     with eval_mode(model):
-        preds = [model(x).argmax(1) for x, _ in split.batches(batch_size)]
+        preds = [model(x.to(device)).argmax(1).to(split.y.device) for x, _ in split.batches(batch_size)]
     return torch.cat(preds) if preds else split.y.new_empty(0)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where the model's parameters live: splits held elsewhere (e.g. on the host for the
+    DataLoader path) are moved there batch by batch."""
+    return next(model.parameters()).device
 
 
 def predict_all(model: nn.Module, split: Split, batch_size: int) -> torch.Tensor:
@@ -56,13 +63,14 @@ def adversarially_correct(
         natural_correct = predict(model, split, batch_size) == split.y
     result = natural_correct.clone()
     targets = torch.nonzero(natural_correct).flatten()
+    device = model_device(model)
     for batch_no, start in enumerate(range(0, len(targets), batch_size)):
         idx = targets[start : start + batch_size]
-        x = split.inputs(idx)
-        y = split.y[idx]
+        x = split.inputs(idx).to(device)
+        y = split.y[idx].to(device)
         x_adv = pgd(model, x, y, eps=eps, seed=seed + batch_no, **attack)
         with torch.no_grad(), eval_mode(model):
-            result[idx] = model(x_adv).argmax(1) == y
+            result[idx] = (model(x_adv).argmax(1) == y).to(result.device)
     return result
 
 

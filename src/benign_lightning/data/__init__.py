@@ -1,11 +1,14 @@
 """Datamodules. Every one corrupts its training labels with ``noise.corrupt_labels``."""
 
 from benign_lightning.data.base import Split, TensorDataModule, to_unit_interval
+from benign_lightning.data.cifar import CIFAR10DataModule, CIFAR100DataModule
 from benign_lightning.data.mnist import MNISTDataModule
 from benign_lightning.data.noise import NOISE_MODES, NoisyLabels, corrupt_labels
 from benign_lightning.data.toy_mnist import ToyMNISTDataModule
 
 __all__ = [
+    "CIFAR10DataModule",
+    "CIFAR100DataModule",
     "NOISE_MODES",
     "MNISTDataModule",
     "NoisyLabels",

@@ -9,10 +9,14 @@ from dataclasses import dataclass
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from torch.utils.data import DataLoader, Dataset
 
+from benign_lightning.data.augment import crop_flip_transform, random_crop_flip
 from benign_lightning.data.noise import NoisyLabels, check_noise_args, corrupt_labels
 from benign_lightning.data.tensor_loader import EpochPermutation, TensorLoader
 from benign_lightning.errors import ConfigError
+
+LOADERS = ("tensor", "dataloader")
 
 
 def to_unit_interval(x: torch.Tensor) -> torch.Tensor:
@@ -57,6 +61,7 @@ class TensorDataModule(pl.LightningDataModule, ABC):
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     pairs: dict[int, int] | None = None
+    crop_padding: int | None = None  # random crop + flip augmentation (data.augment), if it has one
 
     def __init__(
         self,
@@ -70,6 +75,9 @@ class TensorDataModule(pl.LightningDataModule, ABC):
         train_subset: int | None = None,
         test_subset: int | None = None,
         holdout: float = 0,
+        augment: bool = False,
+        loader: str = "tensor",
+        num_workers: int = 4,
     ) -> None:
         super().__init__()
         check_noise_args(eta, noise_mode)
@@ -84,6 +92,11 @@ class TensorDataModule(pl.LightningDataModule, ABC):
                 f"data.holdout must be a fraction in [0, 1) or a whole number of examples, got {holdout}"
             )
         self.holdout = holdout
+        if loader not in LOADERS:
+            raise ConfigError(f"data.loader={loader!r} is unknown; choose one of {', '.join(LOADERS)}")
+        if augment and self.crop_padding is None:
+            raise ConfigError(f"data.augment=true: {type(self).__name__} has no augmentation")
+        self.augment, self.loader, self.num_workers = bool(augment), loader, int(num_workers)
         self.eta, self.noise_mode = float(eta), noise_mode
         self.data_seed, self.shuffle_seed = int(data_seed), int(shuffle_seed)
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
@@ -127,7 +140,10 @@ class TensorDataModule(pl.LightningDataModule, ABC):
             seed=self.data_seed,
             pairs=self.pairs,
         )
-        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        # The tensor path holds the data on the training device; the DataLoader path on the host.
+        device = torch.device("cpu")
+        if self.trainer is not None and self.loader == "tensor":
+            device = self.trainer.strategy.root_device
         noisy = torch.from_numpy(self.noise.noisy_labels)
         # The held-out rows are drawn after the noise, so the noise mask does not depend on holdout.
         self.heldout_mask = self._heldout_mask(len(noisy))
@@ -167,8 +183,17 @@ class TensorDataModule(pl.LightningDataModule, ABC):
         assert self.noise is not None, "call setup() first"
         self.noise.save(path, dataset_index=self.train_index, heldout=self.heldout_mask)
 
-    def train_dataloader(self) -> TensorLoader:
+    def train_dataloader(self) -> TensorLoader | DataLoader:
         assert self.train is not None, "call setup() first"
+        if self.loader == "dataloader":
+            return self._torch_dataloader()
+        augment = None
+        if self.augment:
+            padding = self.crop_padding
+
+            def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+                return random_crop_flip(x, padding, generator)
+
         sampler = EpochPermutation(len(self.train), shuffle=True, seed=self.shuffle_seed)
         return TensorLoader(
             self.train.x,
@@ -176,4 +201,35 @@ class TensorDataModule(pl.LightningDataModule, ABC):
             batch_size=self.batch_size,
             sampler=sampler,
             transform=to_unit_interval,
+            augment=augment,
         )
+
+    def _torch_dataloader(self) -> DataLoader:
+        """The usual path: per-image transforms in worker processes, pinned host memory. Under DDP
+        Lightning swaps in a DistributedSampler."""
+        transform = crop_flip_transform(self.in_shape[1:], self.crop_padding) if self.augment else None
+        return DataLoader(
+            ImageTensors(self.train.x, self.train.y, transform),
+            batch_size=self.batch_size,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(self.shuffle_seed),
+            num_workers=self.num_workers,
+            pin_memory=torch.cuda.is_available(),
+            persistent_workers=self.num_workers > 0,
+        )
+
+
+class ImageTensors(Dataset):
+    """``(x in [0, 1], y, index)`` per example of uint8 image tensors, with a per-image transform."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, transform=None) -> None:
+        self.x, self.y, self.transform = x, y, transform
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int):
+        x = self.x[i]
+        if self.transform is not None:
+            x = self.transform(x)
+        return to_unit_interval(x), self.y[i], i

@@ -58,11 +58,19 @@ class TensorLoader:
         batch_size: int,
         sampler: EpochPermutation,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     ) -> None:
         if len(x) != len(y):
             raise ValueError(f"x and y differ in length: {len(x)} vs {len(y)}")
         self.x, self.y, self.batch_size, self.sampler = x, y, batch_size, sampler
-        self.transform = transform
+        self.transform, self.augment = transform, augment
+
+    def _generator(self) -> torch.Generator:
+        """The augmentation's random stream: a function of (seed, epoch, rank), so resumed and
+        uninterrupted runs augment alike and ranks augment differently."""
+        rank, _ = dist_rank_world()
+        seed = (self.sampler.seed * 1_000_003 + self.sampler.epoch) * 1_009 + rank
+        return torch.Generator(device=self.x.device).manual_seed(seed)
 
     def __len__(self) -> int:
         n = len(self.sampler)
@@ -71,9 +79,12 @@ class TensorLoader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         order = self.sampler.indices().to(self.x.device)
         stop = len(order) - len(order) % self.batch_size if self.sampler.drop_last else len(order)
+        generator = self._generator() if self.augment is not None else None
         for start in range(0, stop, self.batch_size):
             idx = order[start : start + self.batch_size]
             x = self.x[idx]
+            if self.augment is not None:
+                x = self.augment(x, generator)
             if self.transform is not None:
                 x = self.transform(x)
             yield x, self.y[idx], idx

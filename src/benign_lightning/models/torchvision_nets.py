@@ -62,9 +62,7 @@ def vgg19(num_classes: int, in_shape: tuple[int, int, int], *, mean=None, std=No
     )
 
 
-def resnet50_imagenet(
-    num_classes: int, in_shape: tuple[int, int, int], *, mean=None, std=None
-) -> nn.Module:
+def resnet50_imagenet(num_classes: int, in_shape: tuple[int, int, int], *, mean=None, std=None) -> nn.Module:
     """torchvision's ImageNet ResNet-50 (7×7 stem, max-pool), untrained, for Restricted ImageNet."""
     net = tv.resnet50(num_classes=num_classes)
     if in_shape[0] != 3:
@@ -74,5 +72,3 @@ def resnet50_imagenet(
 
 def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-

@@ -1,0 +1,167 @@
+"""CIFAR-10 and CIFAR-100 from the original python-format pickles.
+
+The files are read here rather than by torchvision's ``CIFAR10``/``CIFAR100``: torchvision checks
+each file's md5 (so it rejects the tiny generated files the tests use) and reads only the fine
+labels of CIFAR-100, while the same files also hold the 20 superclass (``coarse_labels``) labels.
+``data.download=true`` still uses torchvision to fetch and verify the archives.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benign_lightning.data.base import TensorDataModule
+from benign_lightning.data.mnist import default_data_dir
+from benign_lightning.data.noise import CIFAR10_PAIRS
+from benign_lightning.errors import ConfigError
+
+LABEL_SETS = ("fine", "coarse")
+
+
+def read_cifar_pickle(path: Path, label_key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (N×3×32×32 uint8) and labels of one python-format CIFAR file."""
+    with open(path, "rb") as f:
+        batch = pickle.load(f, encoding="bytes")
+    data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+    labels = np.asarray(batch[label_key.encode()], dtype=np.int64)
+    return torch.from_numpy(data.copy()), torch.from_numpy(labels)
+
+
+class _CIFARDataModule(TensorDataModule):
+    """Shared by CIFAR-10 and CIFAR-100: python pickles under ``<data_dir>/<folder>/``."""
+
+    in_shape = (3, 32, 32)
+    crop_padding = 4  # the standard augmentation: 4-pixel padded random crop and flip
+    folder: str
+    train_files: tuple[str, ...]
+    test_files: tuple[str, ...]
+    archive_name: str
+
+    def __init__(
+        self, *, data_dir: str | None = None, download: bool = False, augment: bool = True, **kwargs
+    ) -> None:
+        super().__init__(augment=augment, **kwargs)
+        self.data_dir = Path(data_dir or default_data_dir()).expanduser().resolve()
+        self.download = bool(download)
+
+    @property
+    def root(self) -> Path:
+        return self.data_dir / self.folder
+
+    def _missing(self) -> list[str]:
+        return [f for f in (*self.train_files, *self.test_files) if not (self.root / f).exists()]
+
+    def check_available(self) -> None:
+        missing = self._missing()
+        if missing and not self.download:
+            raise ConfigError(
+                f"{self.name.upper()} not found: expected the python-format files {', '.join(missing)} "
+                f"in {self.root} (the {self.archive_name} archive, unpacked). Set data.data_dir=PATH "
+                "(or BENIGN_DATA_DIR) to the folder that holds it, or pass data.download=true to let "
+                "torchvision download it."
+            )
+
+    def prepare_data(self) -> None:
+        self.check_available()
+        if self.download and self._missing():
+            self._torchvision_class()(str(self.data_dir), train=True, download=True)
+
+    def _torchvision_class(self):
+        raise NotImplementedError
+
+    def _label_key(self) -> str:
+        return "labels"
+
+    def load_arrays(self):
+        key = self._label_key()
+        train = [read_cifar_pickle(self.root / f, key) for f in self.train_files]
+        test = [read_cifar_pickle(self.root / f, key) for f in self.test_files]
+        x_train, y_train = (torch.cat(t) for t in zip(*train, strict=True))
+        x_test, y_test = (torch.cat(t) for t in zip(*test, strict=True))
+        return x_train, y_train, x_test, y_test
+
+
+class CIFAR10DataModule(_CIFARDataModule):
+    """CIFAR-10 (``<data_dir>/cifar-10-batches-py/``), label noise on the training split."""
+
+    name = "cifar10"
+    num_classes = 10
+    mean = (0.4914, 0.4822, 0.4465)
+    std = (0.2470, 0.2435, 0.2616)
+    pairs = CIFAR10_PAIRS
+    folder = "cifar-10-batches-py"
+    train_files = tuple(f"data_batch_{i}" for i in range(1, 6))
+    test_files = ("test_batch",)
+    archive_name = "cifar-10-python.tar.gz"
+
+    def _torchvision_class(self):
+        from torchvision.datasets import CIFAR10
+
+        return CIFAR10
+
+
+class CIFAR100DataModule(_CIFARDataModule):
+    """CIFAR-100 (``<data_dir>/cifar-100-python/``) on its 100 fine or 20 coarse labels
+    (``label_set``); the label noise applies to the label set being trained."""
+
+    name = "cifar100"
+    mean = (0.5071, 0.4865, 0.4409)
+    std = (0.2673, 0.2564, 0.2762)
+    folder = "cifar-100-python"
+    train_files = ("train",)
+    test_files = ("test",)
+    archive_name = "cifar-100-python.tar.gz"
+
+    def __init__(self, *, label_set: str = "fine", **kwargs) -> None:
+        if label_set not in LABEL_SETS:
+            raise ConfigError(
+                f"data.label_set={label_set!r} is unknown; choose one of {', '.join(LABEL_SETS)}"
+            )
+        self.label_set = label_set
+        self.num_classes = 100 if label_set == "fine" else 20
+        super().__init__(**kwargs)
+
+    def _label_key(self) -> str:
+        return f"{self.label_set}_labels"
+
+    def _torchvision_class(self):
+        from torchvision.datasets import CIFAR100
+
+        return CIFAR100
+
+
+# CIFAR-100's 20 superclasses and their fine classes (Krizhevsky 2009). Both label sets are numbered
+# in alphabetical order of their names, as in the dataset's ``meta`` file.
+CIFAR100_SUPERCLASSES: dict[str, tuple[str, ...]] = {
+    "aquatic_mammals": ("beaver", "dolphin", "otter", "seal", "whale"),
+    "fish": ("aquarium_fish", "flatfish", "ray", "shark", "trout"),
+    "flowers": ("orchid", "poppy", "rose", "sunflower", "tulip"),
+    "food_containers": ("bottle", "bowl", "can", "cup", "plate"),
+    "fruit_and_vegetables": ("apple", "mushroom", "orange", "pear", "sweet_pepper"),
+    "household_electrical_devices": ("clock", "keyboard", "lamp", "telephone", "television"),
+    "household_furniture": ("bed", "chair", "couch", "table", "wardrobe"),
+    "insects": ("bee", "beetle", "butterfly", "caterpillar", "cockroach"),
+    "large_carnivores": ("bear", "leopard", "lion", "tiger", "wolf"),
+    "large_man-made_outdoor_things": ("bridge", "castle", "house", "road", "skyscraper"),
+    "large_natural_outdoor_scenes": ("cloud", "forest", "mountain", "plain", "sea"),
+    "large_omnivores_and_herbivores": ("camel", "cattle", "chimpanzee", "elephant", "kangaroo"),
+    "medium_mammals": ("fox", "porcupine", "possum", "raccoon", "skunk"),
+    "non-insect_invertebrates": ("crab", "lobster", "snail", "spider", "worm"),
+    "people": ("baby", "boy", "girl", "man", "woman"),
+    "reptiles": ("crocodile", "dinosaur", "lizard", "snake", "turtle"),
+    "small_mammals": ("hamster", "mouse", "rabbit", "shrew", "squirrel"),
+    "trees": ("maple_tree", "oak_tree", "palm_tree", "pine_tree", "willow_tree"),
+    "vehicles_1": ("bicycle", "bus", "motorcycle", "pickup_truck", "train"),
+    "vehicles_2": ("lawn_mower", "rocket", "streetcar", "tank", "tractor"),
+}
+CIFAR100_COARSE_NAMES = tuple(sorted(CIFAR100_SUPERCLASSES))
+CIFAR100_FINE_NAMES = tuple(sorted(f for fines in CIFAR100_SUPERCLASSES.values() for f in fines))
+# coarse label of each fine label
+CIFAR100_COARSE_OF_FINE: tuple[int, ...] = tuple(
+    CIFAR100_COARSE_NAMES.index(next(c for c, fines in CIFAR100_SUPERCLASSES.items() if f in fines))
+    for f in CIFAR100_FINE_NAMES
+)

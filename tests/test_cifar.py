@@ -127,7 +127,7 @@ def test_both_loader_paths_serve_every_training_point_once_per_epoch(tmp_path):
 def test_cifar_experiments_run_end_to_end(tmp_path, experiment, extra):
     make_cifar(tmp_path / "data", "cifar10", n_per_file=8)
     proc = run_cli(
-        f"+experiment={experiment}", *extra, *QUIET, "trainer.fast_dev_run=true", "data.batch_size=16",
+        f"+experiment={experiment}", *extra, *QUIET, "trainer.fast_dev_run=true", "data.batch_size=8",
         "attack.steps=2", "hydra.run.dir=run", cwd=tmp_path, env={"BENIGN_DATA_DIR": str(tmp_path / "data")},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import QUIET, REPO, read_json, run_cli
+from conftest import QUIET, REPO, make_idx_mnist, read_json, run_cli
 
 # σ² = 0.5, η = 0.2 (flip noise). ε = 0.05: the natural model's adversarial error there is ~0.9;
 # at 0.1 AT from scratch stays a constant classifier on this data (see the issue's note).
@@ -132,3 +132,22 @@ def test_early_stopping_without_heldout_split_is_refused(tmp_path):
     proc = run_cli(*QUIET, "early_stopping.enabled=true", "hydra.run.dir=r", cwd=tmp_path)
     assert proc.returncode == 2
     assert "early_stopping.enabled=true needs a held-out split: set data.holdout" in proc.stderr
+
+
+def test_mnist_robust_noise_runs_all_three_methods(tmp_path):
+    """The §3.2 experiment as a user sweeps it (one quick batch each, on tiny MNIST-format files)."""
+    make_idx_mnist(tmp_path / "data", n_train=200, n_test=20)
+    proc = run_cli(
+        "+experiment=mnist_robust_noise", "-m", "method=natural,at,trades", *QUIET,
+        "trainer.fast_dev_run=true", "data.batch_size=16", "attack.steps=2", "hydra.sweep.dir=sweep",
+        cwd=tmp_path, env={"BENIGN_DATA_DIR": str(tmp_path / "data")},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = sorted((tmp_path / "sweep").glob("*/results.json"))
+    results = [read_json(r) for r in runs]
+    assert [r["method"] for r in results] == ["natural", "at", "trades"]
+    for r in results:
+        assert r["eta"] == 0.15 and r["eps"] == 0.3 and r["n_noisy"] + r["n_train_errors"] > 0
+        assert set(r["adv_err_by_eps"]) == {"0.0", "0.1", "0.2", "0.3"}
+    config = (runs[1].parent / "config.yaml").read_text()
+    assert "steps: 30" in config and "step_size: 0.01" in config  # §3.2: AT with 30 steps of 0.01

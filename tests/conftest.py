@@ -83,6 +83,23 @@ def make_cifar(root: Path, kind: str = "cifar10", n_per_file: int = 20, seed: in
     return root
 
 
+def make_imagenet_tree(root: Path, wnids, n_train: int = 2, n_val: int = 1, seed: int = 0) -> Path:
+    """An ImageNet-style tree: root/{train,val}/<wnid>/*.JPEG, small random JPEGs of mixed sizes."""
+    import torch
+    from torchvision.io import write_jpeg
+
+    g = torch.Generator().manual_seed(seed)
+    for split, n in (("train", n_train), ("val", n_val)):
+        for wnid in wnids:
+            folder = root / split / wnid
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                h, w = 24 + 8 * (i % 3), 32 + 4 * (i % 2)
+                image = torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=g)
+                write_jpeg(image, str(folder / f"{wnid}_{i}.JPEG"))
+    return root
+
+
 @pytest.fixture(scope="session")
 def mnist_root(tmp_path_factory) -> Path:
     """The real MNIST, unpacked into a temporary data dir (torchvision reads unpacked IDX files)."""

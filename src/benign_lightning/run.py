@@ -127,6 +127,7 @@ def _model_spec(cfg: DictConfig, datamodule: TensorDataModule) -> dict[str, Any]
         "in_shape": list(datamodule.in_shape),
         "mean": list(datamodule.mean) if datamodule.mean else None,
         "std": list(datamodule.std) if datamodule.std else None,
+        "coarse_of_fine": list(datamodule.coarse_of_fine) if datamodule.fine2coarse else None,
         **OmegaConf.to_container(cfg.model.kwargs, resolve=True),
     }
 
@@ -206,8 +207,14 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     torch.set_flush_denormal(bool(cfg.get("flush_denormal", True)))
     method_cfg = OmegaConf.to_container(cfg.method, resolve=True)
     stop_at_zero = bool(method_cfg.pop("stop_at_zero_train_err", False))
+    method_cfg.pop("label_set", None)  # a data key the method pins (read by data.label_set)
     model_spec = _model_spec(cfg, datamodule)
     method = _build_method(method_cfg, build_model(**model_spec), model_spec)  # validates the method
+    if datamodule.fine2coarse and method.method_name != "fine2coarse":
+        raise ConfigError(
+            "data.label_set=fine2coarse trains on fine labels: use method=fine2coarse, "
+            f"not {method.method_name}"
+        )
 
     callbacks = _Callbacks(cfg, datamodule, run_dir, stop_at_zero)
     trainer = pl.Trainer(
@@ -238,8 +245,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
 
     metrics, arrays = evaluate(
         method.model,
-        train=datamodule.train,
-        clean_train_labels=datamodule.clean_train_labels,
+        train=datamodule.eval_train,
+        clean_train_labels=datamodule.eval_clean_train_labels,
         test=datamodule.test,
         eps=cfg.eps,
         eval_eps=cfg.attack.eval_eps,
@@ -251,6 +258,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         "status": "complete",
         "name": cfg.name,
         "data": datamodule.name,
+        "label_set": getattr(datamodule, "label_set", None),
         "method": method.method_name,
         "arch": cfg.arch,
         "eta": float(cfg.eta),

@@ -22,7 +22,7 @@ class TrainPredictions:
 
     def __call__(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor:
         if self._step != trainer.global_step or self._pred is None:
-            self._pred = predict_all(pl_module.model, trainer.datamodule.train, self.batch_size)
+            self._pred = predict_all(pl_module.model, trainer.datamodule.eval_train, self.batch_size)
             self._step = trainer.global_step
         return self._pred
 
@@ -39,7 +39,7 @@ class StopAtZeroTrainError(pl.Callback):
         self.zero_error_epoch: int | None = None  # the last epoch, if it ended with zero error
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        train = trainer.datamodule.train
+        train = trainer.datamodule.eval_train
         n_wrong = int((self.predictions(trainer, pl_module) != train.y).sum())
         pl_module.log("train/full_err", n_wrong / len(train), on_epoch=True, prog_bar=True, sync_dist=True)
         # Lightning keeps training past a stop request until trainer.min_epochs is reached.

@@ -24,7 +24,7 @@ class HeldOutAdversarialError(pl.Callback):
         self.eps, self.attack, self.batch_size, self.seed = eps, attack, batch_size, seed
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        split = trainer.datamodule.heldout
+        split = trainer.datamodule.eval_heldout
         natural_correct = predict_all(pl_module.model, split, self.batch_size) == split.y
         adv_correct = adversarially_correct_all(
             pl_module.model, split, natural_correct=natural_correct, eps=self.eps,

@@ -56,9 +56,9 @@ class MemorizationTracker(pl.Callback):
         n = len(trainer.datamodule.train)
         if self.state or not memorization_enabled(self.enabled, n):  # restored, or off
             return
-        clean = trainer.datamodule.clean_train_labels.cpu()
+        clean = trainer.datamodule.eval_clean_train_labels.cpu()
         self.state = {
-            "corrupted": clean != trainer.datamodule.train.y.cpu(),
+            "corrupted": clean != trainer.datamodule.eval_train.y.cpu(),
             "stable_fit_epoch": torch.full((n,), -1, dtype=torch.int64),
             "first_fit_epoch": torch.full((n,), -1, dtype=torch.int64),
             "forgetting_events": torch.zeros(n, dtype=torch.int64),
@@ -73,7 +73,7 @@ class MemorizationTracker(pl.Callback):
             return
         s = self.state
         epoch = trainer.current_epoch + 1  # epochs trained so far
-        fit = (self.predictions(trainer, pl_module) == trainer.datamodule.train.y).cpu()
+        fit = (self.predictions(trainer, pl_module) == trainer.datamodule.eval_train.y).cpu()
         s["forgetting_events"] += s["fit"] & ~fit
         s["first_fit_epoch"][fit & (s["first_fit_epoch"] < 0)] = epoch
         s["stable_fit_epoch"][~fit] = -1

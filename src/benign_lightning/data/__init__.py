@@ -2,6 +2,7 @@
 
 from benign_lightning.data.base import Split, TensorDataModule, to_unit_interval
 from benign_lightning.data.cifar import CIFAR10DataModule, CIFAR100DataModule
+from benign_lightning.data.imagenet import RestrictedImageNetDataModule
 from benign_lightning.data.mnist import MNISTDataModule
 from benign_lightning.data.noise import NOISE_MODES, NoisyLabels, corrupt_labels
 from benign_lightning.data.toy_mnist import ToyMNISTDataModule
@@ -12,6 +13,7 @@ __all__ = [
     "NOISE_MODES",
     "MNISTDataModule",
     "NoisyLabels",
+    "RestrictedImageNetDataModule",
     "Split",
     "TensorDataModule",
     "ToyMNISTDataModule",

@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from benign_lightning.data.augment import crop_flip_transform, random_crop_flip
+from benign_lightning.data.image_files import ImageFileDataset, ImageFiles
 from benign_lightning.data.noise import NoisyLabels, check_noise_args, corrupt_labels
 from benign_lightning.data.tensor_loader import EpochPermutation, TensorLoader
 from benign_lightning.errors import ConfigError
@@ -19,8 +20,11 @@ from benign_lightning.errors import ConfigError
 LOADERS = ("tensor", "dataloader")
 
 
-def to_unit_interval(x: torch.Tensor) -> torch.Tensor:
-    """uint8 images → float in [0, 1]; float inputs pass through (they already are in [0, 1])."""
+def to_unit_interval(x: torch.Tensor | ImageFiles) -> torch.Tensor:
+    """uint8 images → float in [0, 1]; float inputs pass through (they already are in [0, 1]);
+    image files are decoded first."""
+    if isinstance(x, ImageFiles):
+        x = x.load()
     return x.float().div_(255) if x.dtype == torch.uint8 else x
 
 
@@ -62,6 +66,10 @@ class TensorDataModule(pl.LightningDataModule, ABC):
     std: tuple[float, ...] | None = None
     pairs: dict[int, int] | None = None
     crop_padding: int | None = None  # random crop + flip augmentation (data.augment), if it has one
+    # Fine2Coarse (App. C.3): train on fine labels, evaluate on coarse ones. A subclass that offers
+    # it sets ``coarse_of_fine`` (the coarse label of each fine one) and ``fine2coarse = True``.
+    coarse_of_fine: tuple[int, ...] | None = None
+    fine2coarse: bool = False
 
     def __init__(
         self,
@@ -153,6 +161,27 @@ class TensorDataModule(pl.LightningDataModule, ABC):
             held = torch.from_numpy(self.heldout_mask)
             self.heldout = Split(x_train[held].to(device), noisy[held].to(device))
         self.test = Split(x_test.to(device), y_test.long().to(device))
+        if self.fine2coarse:
+            self.test = Split(self.test.x, self._to_coarse(self.test.y))
+
+    def _to_coarse(self, y: torch.Tensor) -> torch.Tensor:
+        return torch.tensor(self.coarse_of_fine, device=y.device)[y]
+
+    # --- the splits as evaluation sees them (coarse labels under Fine2Coarse) -------------------
+    @property
+    def eval_train(self) -> Split:
+        return Split(self.train.x, self._to_coarse(self.train.y)) if self.fine2coarse else self.train
+
+    @property
+    def eval_heldout(self) -> Split | None:
+        if self.fine2coarse and self.heldout is not None:
+            return Split(self.heldout.x, self._to_coarse(self.heldout.y))
+        return self.heldout
+
+    @property
+    def eval_clean_train_labels(self) -> torch.Tensor:
+        clean = self.clean_train_labels
+        return self._to_coarse(clean) if self.fine2coarse else clean
 
     def _heldout_mask(self, n: int) -> np.ndarray:
         k = int(self.holdout) if self.holdout >= 1 else int(round(self.holdout * n))
@@ -204,12 +233,19 @@ class TensorDataModule(pl.LightningDataModule, ABC):
             augment=augment,
         )
 
+    def train_transform(self):
+        """The per-image training transform of the DataLoader path (None: the image as it is)."""
+        return crop_flip_transform(self.in_shape[1:], self.crop_padding) if self.augment else None
+
     def _torch_dataloader(self) -> DataLoader:
         """The usual path: per-image transforms in worker processes, pinned host memory. Under DDP
         Lightning swaps in a DistributedSampler."""
-        transform = crop_flip_transform(self.in_shape[1:], self.crop_padding) if self.augment else None
+        if isinstance(self.train.x, ImageFiles):
+            dataset = ImageFileDataset(self.train.x, self.train.y, self.train_transform())
+        else:
+            dataset = ImageTensors(self.train.x, self.train.y, self.train_transform())
         return DataLoader(
-            ImageTensors(self.train.x, self.train.y, transform),
+            dataset,
             batch_size=self.batch_size,
             shuffle=True,
             generator=torch.Generator().manual_seed(self.shuffle_seed),

@@ -19,7 +19,7 @@ from benign_lightning.data.mnist import default_data_dir
 from benign_lightning.data.noise import CIFAR10_PAIRS
 from benign_lightning.errors import ConfigError
 
-LABEL_SETS = ("fine", "coarse")
+LABEL_SETS = ("fine", "coarse", "fine2coarse")
 
 
 def read_cifar_pickle(path: Path, label_key: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,7 +106,8 @@ class CIFAR10DataModule(_CIFARDataModule):
 
 class CIFAR100DataModule(_CIFARDataModule):
     """CIFAR-100 (``<data_dir>/cifar-100-python/``) on its 100 fine or 20 coarse labels
-    (``label_set``); the label noise applies to the label set being trained."""
+    (``label_set``); the label noise applies to the label set being trained. ``fine2coarse`` trains
+    on the fine labels and evaluates on the coarse ones (App. C.3)."""
 
     name = "cifar100"
     mean = (0.5071, 0.4865, 0.4409)
@@ -122,11 +123,13 @@ class CIFAR100DataModule(_CIFARDataModule):
                 f"data.label_set={label_set!r} is unknown; choose one of {', '.join(LABEL_SETS)}"
             )
         self.label_set = label_set
-        self.num_classes = 100 if label_set == "fine" else 20
+        self.num_classes = 20 if label_set == "coarse" else 100
+        self.fine2coarse = label_set == "fine2coarse"
+        self.coarse_of_fine = CIFAR100_COARSE_OF_FINE
         super().__init__(**kwargs)
 
     def _label_key(self) -> str:
-        return f"{self.label_set}_labels"
+        return "coarse_labels" if self.label_set == "coarse" else "fine_labels"
 
     def _torchvision_class(self):
         from torchvision.datasets import CIFAR100

@@ -1,6 +1,6 @@
 """Training methods as LightningModules. They differ in their loss only."""
 
-from benign_lightning.methods.natural import NaturalTraining
+from benign_lightning.methods.natural import Fine2CoarseTraining, NaturalTraining
 from benign_lightning.methods.robust import AdversarialTraining, RobustTraining, Trades
 
-__all__ = ["AdversarialTraining", "NaturalTraining", "RobustTraining", "Trades"]
+__all__ = ["AdversarialTraining", "Fine2CoarseTraining", "NaturalTraining", "RobustTraining", "Trades"]

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benign_lightning.errors import TrainingDiverged
+from benign_lightning.errors import ConfigError, TrainingDiverged
 
 
 class NaturalTraining(pl.LightningModule):
@@ -82,3 +82,19 @@ class NaturalTraining(pl.LightningModule):
             optimizer, milestones=list(hp.milestones), gamma=hp.gamma
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+
+class Fine2CoarseTraining(NaturalTraining):
+    """Fine2Coarse (App. C.3): the cross-entropy of the *fine* logits on the fine labels; the model
+    (``models.SumToCoarse``) is evaluated and attacked on its coarse logits."""
+
+    method_name = "fine2coarse"
+
+    def __init__(self, model: nn.Module, **natural: Any) -> None:
+        if not hasattr(model, "fine_logits"):
+            raise ConfigError("method=fine2coarse needs data.label_set=fine2coarse (a fine-to-coarse model)")
+        super().__init__(model, **natural)
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.model.fine_logits(x)
+        return F.cross_entropy(logits, y), logits

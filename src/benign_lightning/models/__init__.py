@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from torch import nn
 
 from benign_lightning.errors import ConfigError
+from benign_lightning.models.fine2coarse import SumToCoarse
 from benign_lightning.models.mlp import mlp
 from benign_lightning.models.mnist_cnn import mnist_cnn
 from benign_lightning.models.normalize import Normalize
@@ -42,14 +43,18 @@ def build_model(
     *,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
+    coarse_of_fine: Sequence[int] | None = None,
     **kwargs,
 ) -> nn.Module:
-    """Build ``name`` for ``num_classes`` classes; ``mean``/``std`` become its first layer."""
+    """Build ``name`` for ``num_classes`` classes; ``mean``/``std`` become its first layer. With
+    ``coarse_of_fine`` the ``num_classes`` outputs are fine logits summed into coarse ones."""
     check_model_name(name)
     try:
-        return MODELS[name](num_classes, tuple(in_shape), mean=mean, std=std, **kwargs)
+        net = MODELS[name](num_classes, tuple(in_shape), mean=mean, std=std, **kwargs)
     except TypeError as e:
         raise ConfigError(f"model.kwargs {dict(kwargs)} do not fit arch={name!r}: {e}") from None
+    # Fine2Coarse: the net has one output per fine class; the model answers in coarse classes.
+    return SumToCoarse(net, coarse_of_fine) if coarse_of_fine is not None else net
 
 
-__all__ = ["MODELS", "Normalize", "build_model", "check_model_name", "parameter_count"]
+__all__ = ["MODELS", "Normalize", "SumToCoarse", "build_model", "check_model_name", "parameter_count"]

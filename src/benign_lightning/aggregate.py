@@ -1,0 +1,277 @@
+"""Aggregate a sweep: ``python -m benign_lightning.aggregate SWEEP_DIR [--by KEY]``.
+
+Reads every job folder's ``results.json`` and Hydra overrides and writes, into ``SWEEP_DIR``:
+
+- ``summary.csv``: one row per job (finished, failed or unfinished), the swept keys as columns,
+  then the status and the metrics (``adv_err@<eps>`` for each ε of the grid);
+- ``err_vs_eta.png`` (Figure 2 style): adversarial and natural test error against η, one line per
+  value of the other swept keys (σ², architecture, method, ...), mean over seeds with a 95%
+  confidence band;
+- ``adv_err_vs_eps.png`` (Figures 2b and 9b style): adversarial error against ε, one line per η,
+  method or label set, mean over seeds with a 95% band.
+
+Jobs that failed, did not finish, or were never started (the sweep in ``multirun.yaml`` names more
+jobs than there are folders) are reported, not dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import statistics
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from benign_lightning.io import atomic_write, atomic_write_text
+
+METRICS = (
+    "natural_err", "adv_err", "train_err", "noisy_fit", "noise_detect_precision", "noise_detect_recall",
+    "n_train_errors", "n_train_errors_mislabelled", "n_noisy", "epochs", "wall_s",
+)  # fmt: skip
+# Keys that are never lines of a figure (they vary within a line or are noise).
+NOT_A_GROUP = {"seed", "data_seed", "eta", "eps", "hydra.run.dir", "hydra.sweep.dir"}
+
+
+@dataclass
+class Job:
+    folder: Path
+    overrides: dict[str, str]
+    results: dict[str, Any] | None
+    status: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.results is None:
+            self.status = "unfinished"
+        else:
+            self.status = self.results.get("status", "complete")
+
+
+def _parse(overrides: list[str]):
+    return OverridesParser.create().parse_overrides(overrides)
+
+
+def read_jobs(sweep_dir: Path) -> list[Job]:
+    """Every job folder under ``sweep_dir`` (one with ``.hydra/overrides.yaml`` or ``results.json``)."""
+    folders = sorted(
+        {p.parent.parent for p in sweep_dir.glob("**/.hydra/overrides.yaml")}
+        | {p.parent for p in sweep_dir.glob("**/results.json")},
+        key=lambda p: (len(p.parts), _job_number(p), str(p)),
+    )
+    jobs = []
+    for folder in folders:
+        overrides_file = folder / ".hydra" / "overrides.yaml"
+        raw = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
+        overrides = {o.key_or_group: o.get_value_element_as_str() for o in _parse(raw or [])}
+        results_file = folder / "results.json"
+        results = json.loads(results_file.read_text()) if results_file.exists() else None
+        jobs.append(Job(folder, overrides, results))
+    return jobs
+
+
+def _job_number(folder: Path) -> int:
+    head = folder.name.split("_", 1)[0]
+    return int(head) if head.isdigit() else -1
+
+
+def expected_jobs(sweep_dir: Path) -> int | None:
+    """How many jobs the sweep in ``multirun.yaml`` asks for (None if unknown)."""
+    path = sweep_dir / "multirun.yaml"
+    if not path.exists():
+        return None
+    task = yaml.safe_load(path.read_text()).get("hydra", {}).get("overrides", {}).get("task", [])
+    count = 1
+    for override in _parse(task):
+        if override.is_sweep_override():
+            count *= len(list(override.sweep_string_iterator()))
+    return count
+
+
+def swept_keys(jobs: list[Job]) -> list[str]:
+    """The override keys whose value differs between jobs, in first-seen order."""
+    keys: dict[str, set[str]] = defaultdict(set)
+    for job in jobs:
+        for k, v in job.overrides.items():
+            keys[k].add(v)
+    return [k for k, values in keys.items() if len(values) > 1 or len(jobs) == 1]
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def summary_rows(jobs: list[Job], keys: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    eps_grid = sorted({float(e) for j in jobs if j.results for e in j.results.get("adv_err_by_eps", {})})
+    columns = ["job", *keys, "status", *METRICS, *[f"adv_err@{e:g}" for e in eps_grid], "error"]
+    rows = []
+    for job in jobs:
+        r = job.results or {}
+        row: dict[str, Any] = {"job": job.folder.name, "status": job.status, "error": r.get("error", "")}
+        row.update({k: job.overrides.get(k, r.get(k, "")) for k in keys})
+        row.update({m: r.get(m, "") for m in METRICS})
+        for e in eps_grid:
+            row[f"adv_err@{e:g}"] = r.get("adv_err_by_eps", {}).get(str(e), "")
+        rows.append(row)
+    return columns, rows
+
+
+def _mean_ci(values: list[float]) -> tuple[float, float]:
+    """Mean and the half-width of a 95% confidence interval (normal approximation)."""
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return mean, 0.0
+    return mean, 1.96 * statistics.stdev(values) / math.sqrt(len(values))
+
+
+def _value(job: Job, key: str) -> Any:
+    if key in job.overrides:
+        return job.overrides[key]
+    return (job.results or {}).get(key.split(".")[-1], "")
+
+
+def _lines(jobs: list[Job], group_keys: list[str]) -> dict[str, list[Job]]:
+    lines: dict[str, list[Job]] = defaultdict(list)
+    for job in jobs:
+        label = ", ".join(f"{k.split('.')[-1]}={_value(job, k)}" for k in group_keys) or "all"
+        lines[label].append(job)
+    return dict(lines)
+
+
+def _save(fig, path: Path) -> None:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    atomic_write(path, lambda f: f.write(buffer.getvalue()))
+
+
+def plot_err_vs_eta(jobs: list[Job], group_keys: list[str], path: Path) -> Path | None:
+    import matplotlib.pyplot as plt
+
+    done = [j for j in jobs if j.status == "complete"]
+    if len({j.results["eta"] for j in done}) < 2:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for label, members in sorted(_lines(done, group_keys).items()):
+        for ax, metric in zip(axes, ("adv_err", "natural_err"), strict=True):
+            by_eta: dict[float, list[float]] = defaultdict(list)
+            for j in members:
+                by_eta[j.results["eta"]].append(j.results[metric])
+            etas = sorted(by_eta)
+            stats = [_mean_ci(by_eta[e]) for e in etas]
+            means = [m for m, _ in stats]
+            ax.plot(etas, means, marker="o", label=label)
+            ax.fill_between(etas, [m - h for m, h in stats], [m + h for m, h in stats], alpha=0.2)
+    for ax, title in zip(axes, ("adversarial error", "natural test error"), strict=True):
+        ax.set_xlabel("label noise η")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("error (mean over seeds, 95% band)")
+    axes[0].legend(fontsize=7)
+    _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def plot_adv_err_vs_eps(jobs: list[Job], group_keys: list[str], path: Path) -> Path | None:
+    import matplotlib.pyplot as plt
+
+    done = [j for j in jobs if j.status == "complete" and len(j.results.get("adv_err_by_eps", {})) > 1]
+    if not done:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for label, members in sorted(_lines(done, group_keys).items()):
+        by_eps: dict[float, list[float]] = defaultdict(list)
+        for j in members:
+            for e, err in j.results["adv_err_by_eps"].items():
+                by_eps[float(e)].append(err)
+        grid = sorted(by_eps)
+        stats = [_mean_ci(by_eps[e]) for e in grid]
+        ax.plot(grid, [m for m, _ in stats], marker="o", label=label)
+        ax.fill_between(grid, [m - h for m, h in stats], [m + h for m, h in stats], alpha=0.2)
+    ax.set_xlabel("ε")
+    ax.set_ylabel("adversarial error (mean over seeds, 95% band)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def aggregate(sweep_dir: str | Path, by: list[str] | None = None) -> dict[str, Any]:
+    """Write ``summary.csv`` and the figures; return what was found (also printed by the CLI)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise FileNotFoundError(f"{sweep_dir} is not a folder")
+    jobs = read_jobs(sweep_dir)
+    if not jobs:
+        raise FileNotFoundError(
+            f"no job folders (with .hydra/overrides.yaml or results.json) under {sweep_dir}"
+        )
+    keys = swept_keys(jobs)
+    columns, rows = summary_rows(jobs, keys)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(sweep_dir / "summary.csv", text.getvalue())
+
+    groups = by if by is not None else [k for k in keys if k not in NOT_A_GROUP]
+    eps_groups = by if by is not None else [k for k in keys if k not in NOT_A_GROUP - {"eta"}]
+    figures = [
+        plot_err_vs_eta(jobs, groups, sweep_dir / "err_vs_eta.png"),
+        plot_adv_err_vs_eps(jobs, eps_groups, sweep_dir / "adv_err_vs_eps.png"),
+    ]
+    expected = expected_jobs(sweep_dir)
+    return {
+        "jobs": len(jobs),
+        "expected": expected,
+        "never_started": max(0, expected - len(jobs)) if expected is not None else None,
+        "complete": sum(j.status == "complete" for j in jobs),
+        "failed": {j.folder.name: (j.results or {}).get("error", "") for j in jobs if j.status == "failed"},
+        "unfinished": [j.folder.name for j in jobs if j.status == "unfinished"],
+        "summary": str(sweep_dir / "summary.csv"),
+        "figures": [str(f) for f in figures if f is not None],
+        "swept": keys,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("sweep_dir", help="a multirun folder (or any folder of run folders)")
+    parser.add_argument("--by", nargs="*", help="keys whose values make the lines of the figures")
+    args = parser.parse_args(argv)
+    try:
+        found = aggregate(args.sweep_dir, args.by)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{found['jobs']} job folders, {found['complete']} complete (swept: {', '.join(found['swept'])})")
+    if found["never_started"]:
+        print(f"MISSING: the sweep names {found['expected']} jobs; {found['never_started']} never started")
+    for name, error in found["failed"].items():
+        print(f"FAILED: {name}: {error}")
+    for name in found["unfinished"]:
+        print(f"UNFINISHED (no results.json): {name}")
+    print(f"summary: {found['summary']}")
+    for figure in found["figures"]:
+        print(f"figure: {figure}")
+    return 0 if found["complete"] == found["jobs"] and not found["never_started"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Sweep aggregation: a real 4-job toy multirun, then summary.csv and the figures."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+
+from conftest import QUIET, run_cli
+
+
+def test_four_job_sweep_is_summarised_and_plotted(tmp_path):
+    proc = run_cli(
+        "-m", "eta=0,0.2", "seed=0,1", *QUIET, "trainer.max_epochs=2", "trainer.min_epochs=null",
+        "data.n_train=300", "data.n_test=100", "attack.steps=5", "attack.eval_eps=[0.0,0.1,0.2]",
+        "logger=none", "hydra.sweep.dir=sweep", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sweep = tmp_path / "sweep"
+
+    def aggregate():
+        cmd = [sys.executable, "-m", "benign_lightning.aggregate", str(sweep)]
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+
+    out = aggregate()
+    assert out.returncode == 0, out.stderr[-3000:]
+    with open(sweep / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4
+    assert sorted((r["eta"], r["seed"]) for r in rows) == [("0", "0"), ("0", "1"), ("0.2", "0"), ("0.2", "1")]
+    assert all(r["status"] == "complete" for r in rows)
+    assert {"adv_err", "natural_err", "adv_err@0", "adv_err@0.1", "adv_err@0.2"} <= set(rows[0])
+    for figure in ("err_vs_eta.png", "adv_err_vs_eps.png"):
+        assert (sweep / figure).read_bytes()[:4] == b"\x89PNG"
+
+    # A job that did not finish is reported, and so is one that never started.
+    (sorted(sweep.glob("3_*"))[0] / "results.json").unlink()
+    shutil.rmtree(sorted(sweep.glob("2_*"))[0])
+    out = aggregate()
+    assert out.returncode == 1
+    assert "UNFINISHED (no results.json): 3_" in out.stdout
+    assert "MISSING: the sweep names 4 jobs; 1 never started" in out.stdout

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import torch
-from conftest import QUIET, read_json
+from conftest import QUIET, read_json, run_cli
 
 import benign_lightning
 from benign_lightning.data import ToyMNISTDataModule
@@ -51,3 +51,29 @@ def test_adversarial_training_on_two_gloo_processes(tmp_path):
     assert len(arrays["test_adv_correct"]) == N_TEST
     assert results["adv_err"] == (N_TEST - int(arrays["test_adv_correct"].sum())) / N_TEST
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 3
+
+
+SMALL = [
+    *QUIET, "trainer.max_epochs=1", "trainer.min_epochs=null", "data.n_train=400", f"data.n_test={N_TEST}",
+    "attack.steps=3", "logger=none",
+]  # fmt: skip
+
+
+def test_ddp_cpu_trainer_one_folder_per_job(tmp_path):
+    """Lightning's launcher re-runs the command for rank 1: a single run and each job of a sweep must
+    still make exactly one folder and one results.json, covering the whole test set."""
+    single = run_cli("trainer=ddp_cpu", *SMALL, "hydra.run.dir=single", cwd=tmp_path)
+    assert single.returncode == 0, single.stderr[-3000:]
+    sweep = run_cli(
+        "-m", "trainer=ddp_cpu", "seed=0,1", *SMALL, "hydra.sweep.dir=sweep", cwd=tmp_path, timeout=300
+    )
+    assert sweep.returncode == 0, sweep.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["single", "sweep"]  # no stray outputs/
+    jobs = sorted(p for p in (tmp_path / "sweep").iterdir() if p.is_dir())
+    assert len(jobs) == 2
+    for run_dir in [tmp_path / "single", *jobs]:
+        results = read_json(run_dir / "results.json")
+        assert results["world_size"] == 2 and results["n_test"] == N_TEST
+        assert results["eval_shards"] == [[0, 151], [151, N_TEST]]
+        assert (run_dir / "train_ddp_process_1.log").exists()  # rank 1 ran in this job's folder
+    assert [read_json(j / "results.json")["seed"] for j in jobs] == [0, 1]

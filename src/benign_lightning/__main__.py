@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, read_write
 
 from benign_lightning.errors import ConfigError
 
@@ -17,14 +18,53 @@ def app(cfg: DictConfig) -> float | None:
 
     set_float32_precision()
     run_dir = HydraConfig.get().runtime.output_dir
+    relaunch_ddp_children_as_this_job()
+    ddp_env = {key: os.environ.get(key) for key in DDP_ENV}
     try:
         results = run(cfg, run_dir)
     except ConfigError as e:
         # A user's mistake: say what is wrong and stop, without a traceback.
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        end_process_group(ddp_env)
     print_summary(results, run_dir)
     return results["adv_err"]  # what a Hydra sweeper would optimise
+
+
+def relaunch_ddp_children_as_this_job() -> None:
+    """Make Lightning's DDP launcher start the other ranks as *this* job, in *this* job's folder.
+
+    Lightning starts ranks 1..N-1 by re-running the command line with ``hydra.run.dir`` set to
+    ``HydraConfig.run.dir`` (see ``_hydra_subprocess_cmd``). Under ``-m`` that command line is the
+    whole sweep and that folder is not the job's, so each child would start its own sweep and new
+    folders. Here the command line becomes this job's own overrides (no ``-m``) and ``run.dir`` its
+    output folder: one job, one folder, one results.json. Processes started by torchrun or SLURM do
+    not go through the launcher, and this changes nothing for them.
+    """
+    hydra_cfg = HydraConfig.get()
+    sys.argv = [sys.argv[0], *hydra_cfg.overrides.task]
+    with read_write(hydra_cfg):
+        hydra_cfg.run.dir = hydra_cfg.runtime.output_dir
+
+
+# Set by Lightning's launcher in the launching process (or by torchrun/SLURM from outside).
+DDP_ENV = ("LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+def end_process_group(ddp_env_before: dict[str, str | None]) -> None:
+    """After a job: tear down its process group and restore the DDP variables to what they were
+    before it, so the next job of a sweep in this process launches its own ranks (with LOCAL_RANK
+    left set, Lightning would take the processes as started from outside and wait for them)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+    for key, value in ddp_env_before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def _multirun_flag_first(argv: list[str]) -> list[str]:

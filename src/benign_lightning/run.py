@@ -10,8 +10,9 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import get_class, instantiate
+from hydra.utils import get_class, get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
 from benign_lightning.attacks import NORMS
@@ -26,6 +27,7 @@ from benign_lightning.callbacks import (
 from benign_lightning.data.base import TensorDataModule
 from benign_lightning.errors import ConfigError
 from benign_lightning.evaluate import evaluate
+from benign_lightning.loggers import finish_wandb
 from benign_lightning.models import build_model, check_model_name
 from benign_lightning.results import (
     BEST_CKPT,
@@ -189,9 +191,15 @@ class _Callbacks:
         return out
 
 
-def _logger(cfg: DictConfig, run_dir: Path):
+def _logger(cfg: DictConfig, run_dir: Path, method_name: str):
     if not cfg.get("logger") or "_target_" not in cfg.logger:
         return False
+    if cfg.logger._target_.endswith("wandb_logger"):
+        # Called directly: instantiate() would also instantiate every _target_ inside run_config.
+        kwargs = OmegaConf.to_container(cfg.logger, resolve=True)
+        build = get_method(kwargs.pop("_target_"))
+        run_config = OmegaConf.to_container(cfg, resolve=True)
+        return build(save_dir=str(run_dir), run_config=run_config, method=method_name, **kwargs)
     return instantiate(cfg.logger, save_dir=str(run_dir))
 
 
@@ -219,7 +227,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     callbacks = _Callbacks(cfg, datamodule, run_dir, stop_at_zero)
     trainer = pl.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
-        logger=_logger(cfg, run_dir),
+        logger=_logger(cfg, run_dir, method.method_name),
         callbacks=callbacks.all,
         default_root_dir=str(run_dir),
     )
@@ -276,6 +284,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     if trainer.is_global_zero:
         write_predictions(run_dir, arrays)
         write_results(run_dir, results)  # last: its presence marks a finished run
+        if isinstance(trainer.logger, WandbLogger):
+            finish_wandb(trainer.logger, results)
     return results
 
 

@@ -84,3 +84,29 @@ def test_ranks_get_disjoint_shards_of_equal_size(tmp_path):
     (a, len_a), (b, len_b) = out[0], out[1]
     assert len(a) == len(b) == len_a == len_b == 5
     assert sorted(a + b) == list(range(10))
+
+
+def _hold_download_lock(data_dir: str, log: str, seconds: float) -> None:
+    import time
+
+    from benign_lightning.data.download import download_lock
+
+    with download_lock(data_dir):
+        with open(log, "a") as f:
+            f.write(f"start {time.monotonic()}\n")
+        time.sleep(seconds)
+        with open(log, "a") as f:
+            f.write(f"end {time.monotonic()}\n")
+
+
+def test_download_lock_serialises_concurrent_jobs(tmp_path):
+    """Two processes preparing the same data folder take turns (no interleaved downloads)."""
+    ctx = mp.get_context("spawn")
+    log = tmp_path / "log.txt"
+    procs = [ctx.Process(target=_hold_download_lock, args=(str(tmp_path), str(log), 0.5)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    events = [line.split()[0] for line in log.read_text().splitlines()]
+    assert events == ["start", "end", "start", "end"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -26,10 +27,35 @@ def app(cfg: DictConfig) -> float | None:
         # A user's mistake: say what is wrong and stop, without a traceback.
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except Exception as e:
+        write_failure(run_dir, cfg, e)  # a crash leaves a marker that aggregation shows
+        raise
     finally:
         end_process_group(ddp_env)
     print_summary(results, run_dir)
     return results["adv_err"]  # what a Hydra sweeper would optimise
+
+
+def write_failure(run_dir: str, cfg: DictConfig, error: BaseException) -> None:
+    """``results.json`` with ``status: failed`` and the error (rank 0 only); rerunning the folder
+    resumes from the last checkpoint and replaces it."""
+    from pytorch_lightning.utilities import rank_zero_only
+
+    from benign_lightning.results import write_results
+
+    if rank_zero_only.rank != 0:
+        return
+    lines = traceback.format_exception(type(error), error, error.__traceback__)
+    write_results(
+        run_dir,
+        {
+            "status": "failed",
+            "error": f"{type(error).__name__}: {error}",
+            "traceback": "".join(lines)[-4000:],
+            "name": cfg.get("name"),
+            "overrides": list(HydraConfig.get().overrides.task),
+        },
+    )
 
 
 def relaunch_ddp_children_as_this_job() -> None:

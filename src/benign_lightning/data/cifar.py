@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from benign_lightning.data.base import TensorDataModule
+from benign_lightning.data.download import download_lock
 from benign_lightning.data.mnist import default_data_dir
 from benign_lightning.data.noise import CIFAR10_PAIRS
 from benign_lightning.errors import ConfigError
@@ -67,8 +68,9 @@ class _CIFARDataModule(TensorDataModule):
 
     def prepare_data(self) -> None:
         self.check_available()
-        if self.download and self._missing():
-            self._torchvision_class()(str(self.data_dir), train=True, download=True)
+        with download_lock(self.data_dir):
+            if self.download and self._missing():
+                self._torchvision_class()(str(self.data_dir), train=True, download=True)
 
     def _torchvision_class(self):
         raise NotImplementedError

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from benign_lightning.data.base import TensorDataModule
+from benign_lightning.data.download import download_lock
 from benign_lightning.data.noise import MNIST_PAIRS
 from benign_lightning.errors import ConfigError
 
@@ -63,13 +64,14 @@ class MNISTDataModule(TensorDataModule):
         from torchvision.datasets.utils import extract_archive
 
         self.check_available()
-        if self.download and self._missing():
-            MNIST(self.data_dir, train=True, download=True)
-            return
-        # torchvision reads only unpacked files; unpack any that exist only as .gz (as shipped).
-        for f in MNIST_FILES:
-            if not (self.raw_dir / f).exists():
-                extract_archive(str(self.raw_dir / f"{f}.gz"), str(self.raw_dir))
+        with download_lock(self.data_dir):
+            if self.download and self._missing():
+                MNIST(self.data_dir, train=True, download=True)
+                return
+            # torchvision reads only unpacked files; unpack any that exist only as .gz (as shipped).
+            for f in MNIST_FILES:
+                if not (self.raw_dir / f).exists():
+                    extract_archive(str(self.raw_dir / f"{f}.gz"), str(self.raw_dir))
 
     def load_arrays(self):
         from torchvision.datasets import MNIST

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_MNIST = REPO.parent / "shared" / "data" / "MNIST" / "raw"
+SHARED_MNIST = Path(os.environ.get("BENIGN_SHARED_MNIST", REPO.parent / "shared" / "data" / "MNIST" / "raw"))
+MNIST_SUBSET = Path(__file__).parent / "fixtures" / "mnist_subset.npz"
 # Fast, quiet CLI runs: no progress bar, few attack steps.
 QUIET = ["trainer.enable_progress_bar=false"]
 
@@ -102,15 +103,21 @@ def make_imagenet_tree(root: Path, wnids, n_train: int = 2, n_val: int = 1, seed
 
 @pytest.fixture(scope="session")
 def mnist_root(tmp_path_factory) -> Path:
-    """The real MNIST, unpacked into a temporary data dir (torchvision reads unpacked IDX files)."""
-    if not SHARED_MNIST.exists():
-        pytest.skip(f"real MNIST not found at {SHARED_MNIST}")
+    """Real MNIST as unpacked IDX files in a temporary data dir: the whole dataset from
+    ``../shared`` when it is there, else the committed real subset (the first 3000 training and
+    1000 test images, ``fixtures/mnist_subset.npz``), so these tests run on any machine."""
     root = tmp_path_factory.mktemp("mnist_data")
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for gz_file in SHARED_MNIST.glob("*.gz"):
-        with gzip.open(gz_file) as src, open(raw / gz_file.stem, "wb") as dst:
-            shutil.copyfileobj(src, dst)
+    if SHARED_MNIST.exists():
+        for gz_file in SHARED_MNIST.glob("*.gz"):
+            with gzip.open(gz_file) as src, open(raw / gz_file.stem, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        return root
+    with np.load(MNIST_SUBSET) as subset:
+        for split, prefix in (("train", "train"), ("t10k", "test")):
+            write_idx(raw / f"{split}-images-idx3-ubyte", subset[f"{prefix}_images"])
+            write_idx(raw / f"{split}-labels-idx1-ubyte", subset[f"{prefix}_labels"])
     return root
 
 

@@ -16,15 +16,15 @@ torchattacks = pytest.importorskip("torchattacks")
 
 @pytest.fixture(scope="module")
 def trained_mnist(mnist_root):
-    """An MLP trained for 3 epochs on 10k real MNIST images; 1000 test images to attack."""
-    dm = MNISTDataModule(data_dir=str(mnist_root), train_subset=10_000, test_subset=1000, data_seed=0)
+    """An MLP trained for 5 epochs on 3000 real MNIST images; 1000 test images to attack."""
+    dm = MNISTDataModule(data_dir=str(mnist_root), train_subset=3000, test_subset=1000, data_seed=0)
     dm.setup()
     torch.manual_seed(0)
     model = build_model(
         "mlp", num_classes=10, in_shape=[1, 28, 28], mean=dm.mean, std=dm.std, width=256, depth=2
     )
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    for _ in range(3):
+    for _ in range(5):
         for x, y, _ in dm.train_dataloader():
             optimizer.zero_grad()
             F.cross_entropy(model(x), y).backward()

@@ -19,6 +19,7 @@ from typing import Any
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
+from benign_lightning.errors import ConfigError
 from benign_lightning.io import atomic_write_text
 
 ID_FILE = "wandb_id"
@@ -69,8 +70,6 @@ def wandb_logger(
     tags: list[str] | None = None,
 ) -> WandbLogger:
     if mode not in MODES:
-        from benign_lightning.errors import ConfigError
-
         raise ConfigError(f"logger.mode={mode!r} is unknown; choose one of {', '.join(MODES)}")
     offline = mode == "offline" or (mode == "auto" and not _has_api_key())
     sweep, swept = _sweep_context()

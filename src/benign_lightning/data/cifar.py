@@ -41,6 +41,7 @@ class _CIFARDataModule(TensorDataModule):
     train_files: tuple[str, ...]
     test_files: tuple[str, ...]
     archive_name: str
+    torchvision_name: str  # the torchvision dataset class that can download it
 
     def __init__(
         self, *, data_dir: str | None = None, download: bool = False, augment: bool = True, **kwargs
@@ -70,10 +71,10 @@ class _CIFARDataModule(TensorDataModule):
         self.check_available()
         with download_lock(self.data_dir):
             if self.download and self._missing():
-                self._torchvision_class()(str(self.data_dir), train=True, download=True)
+                import torchvision.datasets
 
-    def _torchvision_class(self):
-        raise NotImplementedError
+                dataset = getattr(torchvision.datasets, self.torchvision_name)
+                dataset(str(self.data_dir), train=True, download=True)  # fetches and checks md5
 
     def _label_key(self) -> str:
         return "labels"
@@ -99,11 +100,7 @@ class CIFAR10DataModule(_CIFARDataModule):
     train_files = tuple(f"data_batch_{i}" for i in range(1, 6))
     test_files = ("test_batch",)
     archive_name = "cifar-10-python.tar.gz"
-
-    def _torchvision_class(self):
-        from torchvision.datasets import CIFAR10
-
-        return CIFAR10
+    torchvision_name = "CIFAR10"
 
 
 class CIFAR100DataModule(_CIFARDataModule):
@@ -118,6 +115,7 @@ class CIFAR100DataModule(_CIFARDataModule):
     train_files = ("train",)
     test_files = ("test",)
     archive_name = "cifar-100-python.tar.gz"
+    torchvision_name = "CIFAR100"
 
     def __init__(self, *, label_set: str = "fine", **kwargs) -> None:
         if label_set not in LABEL_SETS:
@@ -132,11 +130,6 @@ class CIFAR100DataModule(_CIFARDataModule):
 
     def _label_key(self) -> str:
         return "coarse_labels" if self.label_set == "coarse" else "fine_labels"
-
-    def _torchvision_class(self):
-        from torchvision.datasets import CIFAR100
-
-        return CIFAR100
 
 
 # CIFAR-100's 20 superclasses and their fine classes (Krizhevsky 2009). Both label sets are numbered

@@ -51,7 +51,7 @@ def test_our_pgd_is_at_least_as_strong_as_torchattacks(trained_mnist, norm, eps,
     theirs_attack = cls(model, eps=eps, alpha=step_size, steps=steps, random_start=False)
     theirs = adv_error(model, theirs_attack(x, y), y)
     # A meaningful comparison: the attack matters (well above the natural error, not saturated).
-    assert natural < 0.1 and natural + 0.05 < theirs < 0.99, (natural, theirs)
+    assert natural < 0.15 and natural + 0.05 < theirs < 0.99, (natural, theirs)
     assert ours >= theirs - 0.01, (norm, eps, ours, theirs)
     # The evaluation's setting (an example stops at its first misclassified iterate) only adds errors.
     x_stop = pgd(model, x, y, eps=eps, steps=steps, step_size=step_size, norm=norm, early_stop=True)

@@ -23,6 +23,7 @@ from benign_lightning.callbacks import (
     SameNoiseOnAllRanks,
     StopAtZeroTrainError,
     TrainPredictions,
+    check_memorization_setting,
 )
 from benign_lightning.data.base import TensorDataModule
 from benign_lightning.errors import ConfigError
@@ -102,8 +103,7 @@ def validate(cfg: DictConfig) -> TensorDataModule:
             "budget beyond %g. Raise attack.steps or attack.step_size to attack the full ball.",
             reach, max(all_eps), reach,
         )  # fmt: skip
-    if cfg.memorization not in (True, False, "auto"):
-        raise ConfigError(f"memorization={cfg.memorization!r} is not allowed; choose true, false or auto")
+    check_memorization_setting(cfg.memorization)
     datamodule = _instantiate(cfg.data)  # validates eta, noise_mode and the data's own settings
     stopping = cfg.early_stopping
     if stopping.enabled:

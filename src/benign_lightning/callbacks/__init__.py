@@ -3,7 +3,11 @@
 from benign_lightning.callbacks.fit import StopAtZeroTrainError, TrainPredictions
 from benign_lightning.callbacks.heldout import MONITOR as HELDOUT_MONITOR
 from benign_lightning.callbacks.heldout import HeldOutAdversarialError
-from benign_lightning.callbacks.memorization import MemorizationTracker, memorization_enabled
+from benign_lightning.callbacks.memorization import (
+    MemorizationTracker,
+    check_memorization_setting,
+    memorization_enabled,
+)
 from benign_lightning.callbacks.ranks import SameNoiseOnAllRanks
 
 __all__ = [
@@ -13,5 +17,6 @@ __all__ = [
     "SameNoiseOnAllRanks",
     "StopAtZeroTrainError",
     "TrainPredictions",
+    "check_memorization_setting",
     "memorization_enabled",
 ]

@@ -23,6 +23,7 @@ import pytorch_lightning as pl
 import torch
 
 from benign_lightning.callbacks.fit import TrainPredictions
+from benign_lightning.errors import ConfigError
 from benign_lightning.io import atomic_savez
 
 # "Small" datasets get the tracker by default: one extra prediction pass over the training set per
@@ -30,13 +31,16 @@ from benign_lightning.io import atomic_savez
 AUTO_MAX_TRAIN = 60_000
 
 
+def check_memorization_setting(setting: bool | str) -> None:
+    """The ``memorization`` config key must be true, false or "auto"."""
+    if setting != "auto" and not isinstance(setting, bool):
+        raise ConfigError(f"memorization={setting!r} is not allowed; choose true, false or auto")
+
+
 def memorization_enabled(setting: bool | str, n_train: int) -> bool:
     """Resolve the ``memorization`` config key: true, false, or "auto" (n_train <= 60000)."""
-    if setting == "auto":
-        return n_train <= AUTO_MAX_TRAIN
-    if isinstance(setting, bool):
-        return setting
-    raise ValueError(f"memorization={setting!r} is not allowed; choose true, false or auto")
+    check_memorization_setting(setting)
+    return n_train <= AUTO_MAX_TRAIN if setting == "auto" else setting
 
 
 class MemorizationTracker(pl.Callback):

@@ -14,9 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benign_lightning.data.base import TensorDataModule
-from benign_lightning.data.download import download_lock
-from benign_lightning.data.mnist import default_data_dir
+from benign_lightning.data.download import DownloadableDataModule
 from benign_lightning.data.noise import CIFAR10_PAIRS
 from benign_lightning.errors import ConfigError
 
@@ -32,7 +30,7 @@ def read_cifar_pickle(path: Path, label_key: str) -> tuple[torch.Tensor, torch.T
     return torch.from_numpy(data.copy()), torch.from_numpy(labels)
 
 
-class _CIFARDataModule(TensorDataModule):
+class _CIFARDataModule(DownloadableDataModule):
     """Shared by CIFAR-10 and CIFAR-100: python pickles under ``<data_dir>/<folder>/``."""
 
     in_shape = (3, 32, 32)
@@ -41,48 +39,27 @@ class _CIFARDataModule(TensorDataModule):
     train_files: tuple[str, ...]
     test_files: tuple[str, ...]
     archive_name: str
-    torchvision_name: str  # the torchvision dataset class that can download it
 
-    def __init__(
-        self, *, data_dir: str | None = None, download: bool = False, augment: bool = True, **kwargs
-    ) -> None:
+    def __init__(self, *, augment: bool = True, **kwargs) -> None:
         super().__init__(augment=augment, **kwargs)
-        self.data_dir = Path(data_dir or default_data_dir()).expanduser().resolve()
-        self.download = bool(download)
 
     @property
-    def root(self) -> Path:
+    def files_dir(self) -> Path:
         return self.data_dir / self.folder
 
-    def _missing(self) -> list[str]:
-        return [f for f in (*self.train_files, *self.test_files) if not (self.root / f).exists()]
+    def missing_files(self) -> list[str]:
+        return [f for f in (*self.train_files, *self.test_files) if not (self.files_dir / f).exists()]
 
-    def check_available(self) -> None:
-        missing = self._missing()
-        if missing and not self.download:
-            raise ConfigError(
-                f"{self.name.upper()} not found: expected the python-format files {', '.join(missing)} "
-                f"in {self.root} (the {self.archive_name} archive, unpacked). Set data.data_dir=PATH "
-                "(or BENIGN_DATA_DIR) to the folder that holds it, or pass data.download=true to let "
-                "torchvision download it."
-            )
-
-    def prepare_data(self) -> None:
-        self.check_available()
-        with download_lock(self.data_dir):
-            if self.download and self._missing():
-                import torchvision.datasets
-
-                dataset = getattr(torchvision.datasets, self.torchvision_name)
-                dataset(str(self.data_dir), train=True, download=True)  # fetches and checks md5
+    def expected_files(self, missing: list[str]) -> str:
+        return f"the python-format files {', '.join(missing)} (the {self.archive_name} archive, unpacked)"
 
     def _label_key(self) -> str:
         return "labels"
 
     def load_arrays(self):
         key = self._label_key()
-        train = [read_cifar_pickle(self.root / f, key) for f in self.train_files]
-        test = [read_cifar_pickle(self.root / f, key) for f in self.test_files]
+        train = [read_cifar_pickle(self.files_dir / f, key) for f in self.train_files]
+        test = [read_cifar_pickle(self.files_dir / f, key) for f in self.test_files]
         x_train, y_train = (torch.cat(t) for t in zip(*train, strict=True))
         x_test, y_test = (torch.cat(t) for t in zip(*test, strict=True))
         return x_train, y_train, x_test, y_test

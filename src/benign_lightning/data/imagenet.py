@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from benign_lightning.data.base import TensorDataModule
+from benign_lightning.data.download import default_data_dir
 from benign_lightning.data.image_files import ImageFiles
-from benign_lightning.data.mnist import default_data_dir
 from benign_lightning.errors import ConfigError
 
 # Table 2 of the paper: coarse class -> its six fine ImageNet classes (ImageNet-1k names).

@@ -10,6 +10,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, read_write
 
+from benign_lightning import slurm  # noqa: F401  (registers the resolver hydra/launcher=slurm uses)
 from benign_lightning.errors import ConfigError
 
 

@@ -21,9 +21,12 @@ from benign_lightning.callbacks import (
     HeldOutAdversarialError,
     MemorizationTracker,
     SameNoiseOnAllRanks,
+    StartEpoch,
     StopAtZeroTrainError,
+    SubmititSignals,
     TrainPredictions,
     check_memorization_setting,
+    under_submitit,
 )
 from benign_lightning.data.base import TensorDataModule
 from benign_lightning.errors import ConfigError
@@ -79,8 +82,12 @@ def _build_method(method_cfg: dict[str, Any], model: torch.nn.Module, model_spec
         raise ConfigError(f"method config {kwargs} does not fit {method_cls.__name__}: {e}") from None
 
 
-def validate(cfg: DictConfig) -> TensorDataModule:
-    """Check everything a user can get wrong, before any compute; return the datamodule."""
+def validate(cfg: DictConfig, check_data: bool = True) -> TensorDataModule:
+    """Check everything a user can get wrong, before any compute; return the datamodule.
+
+    ``check_data=False`` leaves out the check that the dataset files are there (the SLURM launcher
+    checks configs on the submitting host, which may not see the compute nodes' data folder).
+    """
     check_model_name(cfg.arch)
     attack = cfg.attack
     if attack.norm not in NORMS:
@@ -117,7 +124,8 @@ def validate(cfg: DictConfig) -> TensorDataModule:
                 f"early_stopping needs patience >= 1 and steps >= 0 or null; got "
                 f"patience={stopping.patience}, steps={stopping.steps}"
             )
-    datamodule.check_available()
+    if check_data:
+        datamodule.check_available()
     return datamodule
 
 
@@ -141,6 +149,7 @@ class _Callbacks:
         predictions = TrainPredictions(batch_size=datamodule.eval_batch_size)
         ckpt_dir = str(run_dir / LAST_CKPT.parent)  # a str: weights_only checkpoint loading rejects Path
         self.ranks = SameNoiseOnAllRanks()
+        self.start = StartEpoch()
         self.stop = StopAtZeroTrainError(predictions) if stop_at_zero else None
         self.memorization = None
         if cfg.memorization is not False:  # "auto" is decided on the training set's size at fit start
@@ -172,8 +181,9 @@ class _Callbacks:
             dirpath=ckpt_dir, filename=LAST_CKPT.stem, save_top_k=1, enable_version_counter=False
         )
         # Order matters: the held-out error is logged before EarlyStopping and the checkpoints read it.
-        optional = [self.stop, self.memorization, *heldout, self.early_stopping, self.best]
-        self.all = [self.ranks, *[c for c in optional if c is not None], self.last]
+        signals = SubmititSignals() if under_submitit() else None  # requeue on preemption
+        optional = [signals, self.stop, self.memorization, *heldout, self.early_stopping, self.best]
+        self.all = [self.ranks, self.start, *[c for c in optional if c is not None], self.last]
 
     def results(self, trainer: pl.Trainer) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -181,6 +191,7 @@ class _Callbacks:
                 self.stop is not None and self.stop.zero_error_epoch == trainer.current_epoch - 1
             ),
             "noise_digest_by_rank": self.ranks.digests,
+            "start_epoch": self.start.epoch,
         }
         if self.memorization is not None:
             out.update(self.memorization.summary())

@@ -1,6 +1,6 @@
 """Lightning callbacks specific to the paper's protocol."""
 
-from benign_lightning.callbacks.fit import StopAtZeroTrainError, TrainPredictions
+from benign_lightning.callbacks.fit import StartEpoch, StopAtZeroTrainError, TrainPredictions
 from benign_lightning.callbacks.heldout import MONITOR as HELDOUT_MONITOR
 from benign_lightning.callbacks.heldout import HeldOutAdversarialError
 from benign_lightning.callbacks.memorization import (
@@ -9,14 +9,18 @@ from benign_lightning.callbacks.memorization import (
     memorization_enabled,
 )
 from benign_lightning.callbacks.ranks import SameNoiseOnAllRanks
+from benign_lightning.callbacks.slurm import SubmititSignals, under_submitit
 
 __all__ = [
     "HELDOUT_MONITOR",
     "HeldOutAdversarialError",
     "MemorizationTracker",
     "SameNoiseOnAllRanks",
+    "StartEpoch",
     "StopAtZeroTrainError",
+    "SubmititSignals",
     "TrainPredictions",
     "check_memorization_setting",
     "memorization_enabled",
+    "under_submitit",
 ]

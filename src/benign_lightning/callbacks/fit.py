@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytorch_lightning as pl
 import torch
 
+from benign_lightning.callbacks.logging import log_global
 from benign_lightning.evaluate import predict_all
 
 
@@ -41,7 +42,18 @@ class StopAtZeroTrainError(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         train = trainer.datamodule.eval_train
         n_wrong = int((self.predictions(trainer, pl_module) != train.y).sum())
-        pl_module.log("train/full_err", n_wrong / len(train), on_epoch=True, prog_bar=True, sync_dist=True)
+        log_global(pl_module, "train/full_err", n_wrong / len(train), on_epoch=True, prog_bar=True)
         # Lightning keeps training past a stop request until trainer.min_epochs is reached.
         self.zero_error_epoch = trainer.current_epoch if n_wrong == 0 else None
         trainer.should_stop = trainer.should_stop or n_wrong == 0
+
+
+class StartEpoch(pl.Callback):
+    """The epoch the fit started at: 0, or the epoch a resumed run went on from (results.json's
+    ``start_epoch``, which tells whether a requeued job picked up its checkpoint)."""
+
+    def __init__(self) -> None:
+        self.epoch: int | None = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.epoch = int(trainer.current_epoch)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 
+from benign_lightning.callbacks.logging import log_global
 from benign_lightning.evaluate import adversarially_correct_all, error_rate, predict_all
 
 MONITOR = "val/adv_err"
@@ -30,5 +31,5 @@ class HeldOutAdversarialError(pl.Callback):
             pl_module.model, split, natural_correct=natural_correct, eps=self.eps,
             batch_size=self.batch_size, seed=self.seed, **self.attack,
         )  # fmt: skip
-        pl_module.log("val/err", error_rate(natural_correct), sync_dist=True)
-        pl_module.log(MONITOR, error_rate(adv_correct), prog_bar=True, sync_dist=True)
+        log_global(pl_module, "val/err", error_rate(natural_correct))
+        log_global(pl_module, MONITOR, error_rate(adv_correct), prog_bar=True)

@@ -23,6 +23,7 @@ import pytorch_lightning as pl
 import torch
 
 from benign_lightning.callbacks.fit import TrainPredictions
+from benign_lightning.callbacks.logging import log_global
 from benign_lightning.errors import ConfigError
 from benign_lightning.io import atomic_savez
 
@@ -89,9 +90,9 @@ class MemorizationTracker(pl.Callback):
         s["epochs"] = torch.cat([s["epochs"], torch.tensor([epoch])])
         s["clean_fit"] = torch.cat([s["clean_fit"], torch.tensor([clean_fit], dtype=torch.float64)])
         s["noisy_fit"] = torch.cat([s["noisy_fit"], torch.tensor([noisy_fit], dtype=torch.float64)])
-        pl_module.log("memorization/clean_fit", clean_fit, sync_dist=True)
+        log_global(pl_module, "memorization/clean_fit", clean_fit)
         if corrupted.any():
-            pl_module.log("memorization/noisy_fit", noisy_fit, sync_dist=True)
+            log_global(pl_module, "memorization/noisy_fit", noisy_fit)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero and self.active:

@@ -1,0 +1,64 @@
+"""``hydra/launcher=slurm``: the checks the launcher runs before it queues anything, and the
+resolver its config uses. The launcher itself is ``hydra_plugins.benign_lightning_slurm`` (Hydra
+loads launchers only from the ``hydra_plugins`` namespace).
+
+The launcher submits one job array for a sweep; each array task runs one job of the sweep with
+``tasks_per_node`` SLURM tasks, one per device, and Lightning's DDP takes its ranks from SLURM.
+A requeued job (time-out or preemption: submitit's USR2 handler) reruns the same job into the same
+folder, where ``run`` resumes from ``checkpoints/last.ckpt``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from benign_lightning.errors import ConfigError
+
+
+def slurm_gpus(accelerator: Any, devices: Any) -> Any:
+    """``hydra.launcher.gpus_per_node``: one GPU per device, none when the trainer runs on CPUs."""
+    return None if str(accelerator) == "cpu" else devices
+
+
+OmegaConf.register_new_resolver("slurm_gpus", slurm_gpus, replace=True)
+
+
+def check_resources(params: dict[str, Any]) -> None:
+    """The launcher's own settings: counts SLURM can allocate."""
+    tasks = params.get("tasks_per_node")
+    if not isinstance(tasks, int) or tasks < 1:
+        raise ConfigError(
+            f"hydra.launcher.tasks_per_node={tasks!r} (it follows trainer.devices): SLURM needs a "
+            "count of devices per node; set trainer.devices=N (N >= 1), one SLURM task per device"
+        )
+    gpus = params.get("gpus_per_node")
+    if gpus is not None and gpus != tasks:
+        raise ConfigError(
+            f"hydra.launcher.gpus_per_node={gpus!r} but tasks_per_node={tasks}: the launcher runs "
+            "one task per GPU; leave gpus_per_node to follow trainer.devices"
+        )
+    for key in ("nodes", "timeout_min", "array_parallelism"):
+        value = params.get(key)
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"hydra.launcher.{key}={value!r}: must be an integer >= 1")
+
+
+def check_job(cfg: DictConfig, params: dict[str, Any]) -> None:
+    """One job's config: valid, and sized as the launcher sizes every job of the sweep."""
+    from benign_lightning.run import validate
+
+    trainer = cfg.trainer
+    overrides = " ".join(cfg.hydra.overrides.task)
+    if trainer.devices != params["tasks_per_node"] or trainer.num_nodes != params["nodes"]:
+        raise ConfigError(
+            f"job '{overrides}' asks for trainer.devices={trainer.devices}, "
+            f"trainer.num_nodes={trainer.num_nodes}, but the sweep's SLURM jobs have "
+            f"{params['tasks_per_node']} tasks on {params['nodes']} node(s): one sweep has one job "
+            "size; sweep trainer.devices in separate sweeps"
+        )
+    try:
+        validate(cfg, check_data=False)
+    except ConfigError as e:
+        raise ConfigError(f"job '{overrides}': {e}") from None

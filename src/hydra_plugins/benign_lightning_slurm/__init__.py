@@ -1,0 +1,39 @@
+"""benign_lightning's SLURM launcher (``hydra/launcher=slurm``), a Hydra plugin.
+
+Hydra imports every module under ``hydra_plugins`` at start-up, so this one stays light: torch and
+Lightning are imported only when a job's config is checked.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from hydra.core.utils import JobReturn
+from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
+    SlurmLauncher as SubmititSlurmLauncher,
+)
+
+from benign_lightning.errors import ConfigError
+from benign_lightning.slurm import check_job, check_resources
+
+__all__ = ["SlurmLauncher"]
+
+
+class SlurmLauncher(SubmititSlurmLauncher):
+    """Checks the resources and every job's config, then submits as hydra-submitit-launcher does.
+
+    A typo in job 37 of a sweep is reported at once, with status 2, and nothing is queued.
+    """
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        assert self.hydra_context is not None and self.config is not None
+        try:
+            check_resources(self.params)
+            for overrides in job_overrides:
+                cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+                check_job(cfg, self.params)
+        except ConfigError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+        return super().launch(job_overrides, initial_job_idx)

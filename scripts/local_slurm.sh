@@ -6,6 +6,7 @@
 #   scripts/local_slurm.sh start     # munged, slurm.conf, slurmctld, slurmd; waits for an idle node
 #   scripts/local_slurm.sh stop      # cancels all jobs, stops the daemons
 #   scripts/local_slurm.sh status    # sinfo and squeue
+#   scripts/local_slurm.sh install start   # several, in order
 #
 # The node gets all CPUs of the machine and its memory less 1 GiB, in one partition `local`
 # (the default). No GPUs: submit with `hydra.launcher.gpus_per_node=0` (see README, SLURM).
@@ -127,20 +128,31 @@ stop() {
     pkill -x munged 2>/dev/null || true
     local i
     for i in $(seq 1 20); do
-        pgrep -x 'slurmd|slurmctld|munged' >/dev/null || { echo "local_slurm: stopped"; return; }
+        running >/dev/null || { echo "local_slurm: stopped"; return; }
         sleep 0.5
     done
-    die "daemons still running: $(pgrep -a -x 'slurmd|slurmctld|munged' | tr '\n' ' ')"
+    die "daemons still running: $(running)"
+}
+
+running() {  # the names of the daemons still running; status 1 if none
+    local name found=()
+    for name in slurmd slurmctld munged; do
+        pgrep -x "$name" >/dev/null && found+=("$name")
+    done
+    [[ ${#found[@]} -gt 0 ]] && echo "${found[*]}"
 }
 
 status() {
     sinfo && squeue
 }
 
-case "${1:-}" in
-    install) install ;;
-    start) start ;;
-    stop) stop ;;
-    status) status ;;
-    *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
-esac
+[[ $# -gt 0 ]] || set -- usage
+for command in "$@"; do  # e.g. `scripts/local_slurm.sh install start`
+    case "$command" in
+        install) install ;;
+        start) start ;;
+        stop) stop ;;
+        status) status ;;
+        *) echo "usage: $0 install|start|stop|status ..." >&2; exit 2 ;;
+    esac
+done

@@ -161,7 +161,8 @@ def test_rerun_into_a_run_folder_resumes_and_matches_an_uninterrupted_run(tmp_pa
         read_json(tmp_path / "straight" / "results.json"),
     )
     assert resumed["resumed"] and not direct["resumed"]
-    for key in ("wall_s", "resumed"):
+    assert (resumed["start_epoch"], direct["start_epoch"]) == (2, 0)
+    for key in ("wall_s", "resumed", "start_epoch"):
         resumed.pop(key), direct.pop(key)
     assert resumed == direct
     for name in ("memorization.npz", "predictions.npz"):

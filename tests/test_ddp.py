@@ -54,7 +54,7 @@ def test_adversarial_training_on_two_gloo_processes(tmp_path):
 
 
 SMALL = [
-    *QUIET, "trainer.max_epochs=1", "trainer.min_epochs=null", "data.n_train=400", f"data.n_test={N_TEST}",
+    "trainer.max_epochs=1", "trainer.min_epochs=null", "data.n_train=400", f"data.n_test={N_TEST}",
     "attack.steps=3", "logger=none",
 ]  # fmt: skip
 
@@ -62,10 +62,20 @@ SMALL = [
 def test_ddp_cpu_trainer_one_folder_per_job(tmp_path):
     """Lightning's launcher re-runs the command for rank 1: a single run and each job of a sweep must
     still make exactly one folder and one results.json, covering the whole test set."""
-    single = run_cli("trainer=ddp_cpu", *SMALL, "hydra.run.dir=single", cwd=tmp_path)
+    # The progress bar stays on here: rank 0 alone computes its values, which once deadlocked DDP
+    # when a callback logged them with sync_dist=True (callbacks/logging.py).
+    single = run_cli("trainer=ddp_cpu", *SMALL, "hydra.run.dir=single", cwd=tmp_path, timeout=300)
     assert single.returncode == 0, single.stderr[-3000:]
+    assert "train/full_err=" in single.stdout + single.stderr  # the bar showed the gathered value
     sweep = run_cli(
-        "-m", "trainer=ddp_cpu", "seed=0,1", *SMALL, "hydra.sweep.dir=sweep", cwd=tmp_path, timeout=300
+        "-m",
+        "trainer=ddp_cpu",
+        "seed=0,1",
+        *SMALL,
+        *QUIET,
+        "hydra.sweep.dir=sweep",
+        cwd=tmp_path,
+        timeout=300,
     )
     assert sweep.returncode == 0, sweep.stderr[-3000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["single", "sweep"]  # no stray outputs/

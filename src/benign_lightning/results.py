@@ -14,6 +14,7 @@ run_dir/
 from __future__ import annotations
 
 import json
+import os
 import platform
 import socket
 import sys
@@ -76,7 +77,15 @@ def environment() -> dict[str, Any]:
         "cuda_available": torch.cuda.is_available(),
         "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "torch_num_threads": torch.get_num_threads(),
+        "slurm": {k.removeprefix("SLURM_").lower(): os.environ[k] for k in SLURM_ENV if k in os.environ},
     }
+
+
+# Which SLURM job (and which attempt of it: a requeued job counts restarts) made the run.
+SLURM_ENV = (
+    "SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_RESTART_COUNT", "SLURM_JOB_PARTITION",
+    "SLURM_JOB_NODELIST", "SLURM_NTASKS",
+)  # fmt: skip
 
 
 def write_env(run_dir: str | Path, env: dict[str, Any]) -> Path:

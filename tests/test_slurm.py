@@ -1,0 +1,152 @@
+"""``hydra/launcher=slurm`` on a real SLURM cluster (``scripts/local_slurm.sh start``; CI starts one).
+
+Skipped when ``sinfo`` does not answer. The jobs run on this machine's CPUs: the launcher asks for
+no GPU because ``trainer.accelerator=cpu``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import QUIET, read_json, run_cli
+
+
+def _cluster_answers() -> bool:
+    if shutil.which("sinfo") is None:
+        return False
+    try:
+        proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        return False
+    return proc.returncode == 0 and any(s in proc.stdout for s in ("idle", "mixed", "allocated"))
+
+
+if not _cluster_answers():
+    if os.environ.get("BENIGN_REQUIRE_SLURM") == "1":  # set by .ci/run, which starts the cluster
+        raise RuntimeError("BENIGN_REQUIRE_SLURM=1 but no SLURM cluster answers sinfo")
+    pytest.skip("no SLURM cluster answers sinfo (scripts/local_slurm.sh start)", allow_module_level=True)
+
+# One CPU and 1 GB per task, so two jobs share this 2-core machine's node.
+LAUNCH = [
+    "hydra/launcher=slurm", "trainer.accelerator=cpu", "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_per_cpu=1G", "hydra.launcher.timeout_min=15", "logger=none",
+]  # fmt: skip
+SMALL = ["data.n_train=1000", "data.n_test=300", "attack.steps=5"]
+
+
+def _jobs(sweep: Path) -> list[Path]:
+    return sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def test_two_job_sweep_through_the_launcher(tmp_path):
+    proc = run_cli(
+        "-m", *LAUNCH, *QUIET, *SMALL, "seed=0,1", "trainer.max_epochs=2", "trainer.min_epochs=null",
+        "hydra.sweep.dir=sweep", cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    jobs = _jobs(tmp_path / "sweep")
+    assert [j.name.split("_")[0] for j in jobs] == ["0", "1"]
+    slurm_ids = set()
+    for seed, job in enumerate(jobs):
+        results = read_json(job / "results.json")
+        assert results["status"] == "complete" and results["seed"] == seed and results["epochs"] == 2
+        assert results["n_test"] == 300
+        slurm = read_json(job / "env.json")["slurm"]
+        assert slurm["array_task_id"] == str(seed)  # each job ran as its own task of one job array
+        slurm_ids.add(slurm["array_job_id"])
+    assert len(slurm_ids) == 1
+    # submitit's logs of the array sit in the sweep folder
+    assert list((tmp_path / "sweep" / ".submitit").glob("*/*_log.out"))
+
+
+def test_bad_job_is_reported_before_anything_is_queued(tmp_path):
+    before = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout
+    proc = run_cli("-m", *LAUNCH, "eta=0.1,1.5", "hydra.sweep.dir=sweep", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2
+    assert "error: job '" in proc.stderr and "eta=1.5" in proc.stderr and "[0, 1]" in proc.stderr
+    assert not (tmp_path / "sweep" / ".submitit").exists()
+    after = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout
+    assert after == before
+    # trainer=ddp asks for all GPUs (devices=-1): SLURM needs a count.
+    proc = run_cli("-m", *LAUNCH, "trainer=ddp", "hydra.sweep.dir=sweep2", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2 and "trainer.devices=N" in proc.stderr
+
+
+def _wait_for(path_glob, root: Path, timeout: float) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = list(root.glob(path_glob))
+        if found:
+            return found[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no {path_glob} under {root} after {timeout} s")
+
+
+def _slurm_job_id(sweep: Path) -> str:
+    """The SLURM job id of the sweep's only job (submitit names its log folder by it)."""
+    folder = _wait_for(".submitit/*/*_submitted.pkl", sweep, 60).parent
+    return folder.name
+
+
+def test_preempted_job_is_requeued_and_resumes_from_its_checkpoint(tmp_path):
+    """Preemption as SLURM and submitit do it: SIGTERM, then submitit's USR2, whose handler
+    requeues the job. The requeued job must continue from its own last.ckpt and finish."""
+    epochs = 25
+    overrides = [
+        *LAUNCH, *QUIET, *SMALL, "data.n_train=4000", f"trainer.max_epochs={epochs}",
+        f"trainer.min_epochs={epochs}", "hydra.sweep.dir=sweep",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    with open(tmp_path / "launcher.log", "w") as log:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "benign_lightning", "-m", *overrides],
+            cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    try:
+        sweep = tmp_path / "sweep"
+        ckpt = _wait_for("0_*/checkpoints/last.ckpt", sweep, 180)
+        job_id = _slurm_job_id(sweep)
+        for sig in ("TERM", "USR2"):  # what submitit's own SlurmJob._interrupt sends
+            subprocess.run(["scancel", f"--signal={sig}", job_id], check=True)
+            time.sleep(1)
+        _wait_for_requeue(job_id)
+        # slurmctld holds a requeued batch job back for 120 s; start it now.
+        subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
+        launcher.wait(timeout=300)
+    finally:
+        if launcher.poll() is None:
+            launcher.send_signal(signal.SIGINT)
+            subprocess.run(["scancel", "--name=default"], check=False)
+    log_text = (tmp_path / "launcher.log").read_text()
+    assert launcher.returncode == 0, log_text[-4000:]
+
+    run_dir = ckpt.parents[1]
+    results = read_json(run_dir / "results.json")
+    assert results["status"] == "complete" and results["epochs"] == epochs
+    assert results["resumed"] is True and 1 <= results["start_epoch"] < epochs  # not from scratch
+    assert read_json(run_dir / "env.json")["slurm"]["restart_count"] == "1"
+    err = "".join(p.read_text() for p in (sweep / ".submitit").glob("*/*_log.err"))
+    assert "this job is preempted" in err
+    # The memorization record spans all epochs: the state came back with the checkpoint.
+    memorization = np.load(run_dir / "memorization.npz")
+    assert memorization["epochs"].tolist() == list(range(1, epochs + 1))
+
+
+def _wait_for_requeue(job_id: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        show = ["scontrol", "-o", "show", "job", job_id]
+        line = subprocess.run(show, capture_output=True, text=True).stdout
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        if fields.get("JobState") == "PENDING" and int(fields.get("Restarts", 0)) >= 1:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} was not requeued within {timeout} s")

@@ -10,6 +10,9 @@
 #
 # The node gets all CPUs of the machine and its memory less 1 GiB, in one partition `local`
 # (the default). No GPUs: submit with `hydra.launcher.gpus_per_node=0` (see README, SLURM).
+# There is no accounting database (slurmdbd): submitit's sacct calls fail and it warns "Bypassing
+# sacct error" (harmless). The cost: a job killed without writing its result (e.g. by scancel)
+# leaves the submitting process waiting; stop it with Ctrl-C and read SWEEP_DIR/.submitit/.
 # An existing /etc/slurm/slurm.conf that this script did not write is left alone (start fails);
 # set LOCAL_SLURM_FORCE=1 to overwrite it.
 set -euo pipefail

@@ -78,6 +78,12 @@ def test_offline_run_summary_config_and_resume(tmp_path):
     assert logged["config"]["method.lr"] == 0.05 and logged["config"]["data.n_train"] == 300
     assert logged["job_type"] == "natural" and list(logged["tags"]) == ["default"]
     assert list(run_dir.glob("wandb/offline-run-*/files/media/table/adv_err_vs_eps*.table.json"))
+    # The run's figures (figures=auto: on with W&B), as PNGs in the run folder and as W&B images.
+    assert (run_dir / "figures" / "adv_err_vs_eps.png").stat().st_size > 1000
+    assert (run_dir / "figures" / "memorization.png").stat().st_size > 1000
+    images = [p.name for p in run_dir.glob("wandb/offline-run-*/files/media/images/figures/*.png")]
+    for figure in ("adv_err_vs_eps", "memorization"):
+        assert any(name.startswith(figure) for name in images), images
     run_id = (run_dir / "wandb_id").read_text()
     assert logged["id"] == run_id
 

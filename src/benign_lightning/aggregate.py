@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from benign_lightning.io import atomic_write, atomic_write_text
+from benign_lightning.io import atomic_savefig, atomic_write_text
 
 METRICS = (
     "natural_err", "adv_err", "train_err", "noisy_fit", "noise_detect_precision", "noise_detect_recall",
@@ -148,12 +148,6 @@ def _lines(jobs: list[Job], group_keys: list[str]) -> dict[str, list[Job]]:
     return dict(lines)
 
 
-def _save(fig, path: Path) -> None:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    atomic_write(path, lambda f: f.write(buffer.getvalue()))
-
-
 def plot_err_vs_eta(jobs: list[Job], group_keys: list[str], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
@@ -177,7 +171,7 @@ def plot_err_vs_eta(jobs: list[Job], group_keys: list[str], path: Path) -> Path 
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("error (mean over seeds, 95% band)")
     axes[0].legend(fontsize=7)
-    _save(fig, path)
+    atomic_savefig(fig, path)
     plt.close(fig)
     return path
 
@@ -202,7 +196,7 @@ def plot_adv_err_vs_eps(jobs: list[Job], group_keys: list[str], path: Path) -> P
     ax.set_ylabel("adversarial error (mean over seeds, 95% band)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    _save(fig, path)
+    atomic_savefig(fig, path)
     plt.close(fig)
     return path
 

@@ -43,3 +43,12 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
 
 def atomic_savez(path: str | Path, **arrays: np.ndarray) -> Path:
     return atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+
+
+def atomic_savefig(fig: Any, path: str | Path, dpi: int = 120) -> Path:
+    """A matplotlib figure as a PNG, written atomically."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return atomic_write(path, lambda f: f.write(buffer.getvalue()))

@@ -94,12 +94,19 @@ def wandb_logger(
     return logger
 
 
-def finish_wandb(logger: WandbLogger, results: dict[str, Any]) -> None:
-    """Summary = results.json (flattened); the ε curve as a table; then close the run."""
+def finish_wandb(
+    logger: WandbLogger, results: dict[str, Any], figures: dict[str, Path] | None = None
+) -> None:
+    """Summary = results.json (flattened); the ε curve as a table; the run's figures as images;
+    then close the run."""
     import wandb
 
     run = logger.experiment
     run.summary.update(flatten(results))
     curve = sorted((float(e), err) for e, err in results.get("adv_err_by_eps", {}).items())
-    run.log({"adv_err_vs_eps": wandb.Table(columns=["eps", "adv_err"], data=[list(p) for p in curve])})
+    logged: dict[str, Any] = {
+        "adv_err_vs_eps": wandb.Table(columns=["eps", "adv_err"], data=[list(p) for p in curve])
+    }
+    logged.update({key: wandb.Image(str(path)) for key, path in (figures or {}).items()})
+    run.log(logged)
     run.finish()

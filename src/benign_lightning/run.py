@@ -31,6 +31,7 @@ from benign_lightning.callbacks import (
 from benign_lightning.data.base import TensorDataModule
 from benign_lightning.errors import ConfigError
 from benign_lightning.evaluate import evaluate
+from benign_lightning.figures import write_run_figures
 from benign_lightning.loggers import finish_wandb
 from benign_lightning.models import build_model, check_model_name
 from benign_lightning.results import (
@@ -111,6 +112,8 @@ def validate(cfg: DictConfig, check_data: bool = True) -> TensorDataModule:
             reach, max(all_eps), reach,
         )  # fmt: skip
     check_memorization_setting(cfg.memorization)
+    if cfg.get("figures", "auto") not in FIGURES_SETTINGS:
+        raise ConfigError(f"figures={cfg.figures!r} is unknown; choose one of true, false, auto")
     datamodule = _instantiate(cfg.data)  # validates eta, noise_mode and the data's own settings
     stopping = cfg.early_stopping
     if stopping.enabled:
@@ -127,6 +130,15 @@ def validate(cfg: DictConfig, check_data: bool = True) -> TensorDataModule:
     if check_data:
         datamodule.check_available()
     return datamodule
+
+
+FIGURES_SETTINGS = (True, False, "auto")
+
+
+def figures_enabled(cfg: DictConfig, wandb: bool) -> bool:
+    """``figures``: the run's PNGs in ``figures/`` (``auto``: when W&B shows them)."""
+    setting = cfg.get("figures", "auto")
+    return wandb if setting == "auto" else bool(setting)
 
 
 def _model_spec(cfg: DictConfig, datamodule: TensorDataModule) -> dict[str, Any]:
@@ -294,9 +306,11 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     results["wall_s"] = round(time.perf_counter() - start, 3)
     if trainer.is_global_zero:
         write_predictions(run_dir, arrays)
+        wandb = isinstance(trainer.logger, WandbLogger)
+        figures = write_run_figures(run_dir, results) if figures_enabled(cfg, wandb) else {}
         write_results(run_dir, results)  # last: its presence marks a finished run
-        if isinstance(trainer.logger, WandbLogger):
-            finish_wandb(trainer.logger, results)
+        if wandb:
+            finish_wandb(trainer.logger, results, figures)
     return results
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -132,6 +133,52 @@ def run_cli(*overrides: str, cwd: Path, env: dict[str, str] | None = None, timeo
         text=True,
         timeout=timeout,
     )
+
+
+def run_cli_parallel(runs: dict[str, list[str]], *, cwd: Path, timeout: int = 600) -> dict[str, str]:
+    """Several ``python -m benign_lightning`` runs at once, one torch thread each (this machine has
+    2 cores; they are independent). Returns each run's stderr; fails on a non-zero exit status."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    stderr = {}
+    with contextlib.ExitStack() as files:
+        procs = {}
+        for key, overrides in runs.items():
+            log = files.enter_context(open(cwd / f"{key}.stderr", "w+"))  # a full pipe would block
+            procs[key] = log, subprocess.Popen(
+                [sys.executable, "-m", "benign_lightning", *overrides],
+                cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True,
+            )  # fmt: skip
+        for key, (log, proc) in procs.items():
+            proc.wait(timeout=timeout)
+            log.seek(0)
+            stderr[key] = log.read()
+            assert proc.returncode == 0, (key, stderr[key][-3000:])
+    return stderr
+
+
+def run_main(*overrides: str, cwd: Path, monkeypatch, capfd) -> tuple[int, str, str]:
+    """``python -m benign_lightning`` in this process: ``main()`` with ``sys.argv`` set, from ``cwd``.
+
+    For tests of bad input, which stop before any compute: the same code path as the command
+    without the ~10 s of interpreter and torch start-up. Returns (exit status, stdout, stderr).
+    """
+    from hydra.core.global_hydra import GlobalHydra
+
+    from benign_lightning.__main__ import main
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "argv", ["benign_lightning", *overrides])
+    GlobalHydra.instance().clear()
+    capfd.readouterr()
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    finally:
+        GlobalHydra.instance().clear()
+    out, err = capfd.readouterr()
+    return code, out, err
 
 
 def read_json(path: Path) -> dict:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import QUIET, read_json, run_cli
+from conftest import QUIET, read_json, run_cli, run_main
 
 import benign_lightning
 
@@ -133,15 +133,25 @@ def test_mnist_noise_on_real_mnist(mnist_root, tmp_path):
         (["method.lr=1e6", "data.n_train=500", "trainer.max_epochs=2"], "training diverged: train/loss is"),
     ],
 )
-def test_bad_input_fails_fast_with_a_clear_message(tmp_path, overrides, message):
-    proc = run_cli(*overrides, *QUIET, "hydra.run.dir=r", cwd=tmp_path)
-    assert proc.returncode == 2
-    assert message in proc.stderr
-    assert "Traceback" not in proc.stderr
+def test_bad_input_fails_fast_with_a_clear_message(tmp_path, overrides, message, monkeypatch, capfd):
+    code, _, stderr = run_main(
+        *overrides, *QUIET, "hydra.run.dir=r", cwd=tmp_path, monkeypatch=monkeypatch, capfd=capfd
+    )
+    assert code == 2
+    assert message in stderr
+    assert "Traceback" not in stderr
     assert not (tmp_path / "r" / "results.json").exists()
     assert not (tmp_path / "r" / "checkpoints").exists()
     if "data.data_dir=nowhere" in overrides:
-        assert str(tmp_path / "nowhere" / "MNIST" / "raw") in proc.stderr
+        assert str(tmp_path / "nowhere" / "MNIST" / "raw") in stderr
+
+
+def test_bad_input_exit_status_of_the_command(tmp_path):
+    """The same as above through a real ``python -m benign_lightning`` process."""
+    proc = run_cli("eta=1.5", *QUIET, "hydra.run.dir=r", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith("error: eta must be in [0, 1], got 1.5")
+    assert "Traceback" not in proc.stderr and not (tmp_path / "r" / "results.json").exists()
 
 
 def test_rerun_into_a_run_folder_resumes_and_matches_an_uninterrupted_run(tmp_path):

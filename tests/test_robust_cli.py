@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import QUIET, REPO, make_idx_mnist, read_json, run_cli
+from conftest import QUIET, REPO, make_idx_mnist, read_json, run_cli, run_cli_parallel, run_main
 
 # σ² = 0.5, η = 0.2 (flip noise). ε = 0.05: the natural model's adversarial error there is ~0.9;
 # at 0.1 AT from scratch stays a constant classifier on this data (see the issue's note).
@@ -22,13 +22,17 @@ ROBUST = ["trainer.max_epochs=10", "trainer.min_epochs=null", "train_attack.step
 @pytest.fixture(scope="module")
 def toy_runs(tmp_path_factory) -> dict[str, Path]:
     cwd = tmp_path_factory.mktemp("toy_robust")
-    runs = {}
-    for method in ("natural", "at", "trades"):
-        extra = [] if method == "natural" else ROBUST
-        proc = run_cli(*TOY, f"method={method}", *extra, f"hydra.run.dir={method}", cwd=cwd)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        runs[method] = cwd / method
-    return runs
+    overrides = {
+        method: [
+            *TOY,
+            f"method={method}",
+            *([] if method == "natural" else ROBUST),
+            f"hydra.run.dir={method}",
+        ]
+        for method in ("natural", "at", "trades")
+    }
+    run_cli_parallel(overrides, cwd=cwd)
+    return {method: cwd / method for method in overrides}
 
 
 def test_robust_training_refuses_to_fit_the_noise(toy_runs):
@@ -123,10 +127,17 @@ def test_early_stopping_on_heldout_adversarial_error(tmp_path):
     assert results["noisy_fit"] < 0.5
 
 
-def test_early_stopping_without_heldout_split_is_refused(tmp_path):
-    proc = run_cli(*QUIET, "early_stopping.enabled=true", "hydra.run.dir=r", cwd=tmp_path)
-    assert proc.returncode == 2
-    assert "early_stopping.enabled=true needs a held-out split: set data.holdout" in proc.stderr
+def test_early_stopping_without_heldout_split_is_refused(tmp_path, monkeypatch, capfd):
+    code, _, stderr = run_main(
+        *QUIET,
+        "early_stopping.enabled=true",
+        "hydra.run.dir=r",
+        cwd=tmp_path,
+        monkeypatch=monkeypatch,
+        capfd=capfd,
+    )
+    assert code == 2
+    assert "early_stopping.enabled=true needs a held-out split: set data.holdout" in stderr
 
 
 def test_mnist_robust_noise_runs_all_three_methods(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import QUIET, read_json, run_cli
+from conftest import QUIET, read_json, run_cli, run_main
 
 
 def _cluster_answers() -> bool:
@@ -67,17 +67,38 @@ def test_two_job_sweep_through_the_launcher(tmp_path):
     assert list((tmp_path / "sweep" / ".submitit").glob("*/*_log.out"))
 
 
+def _queued() -> set[str]:
+    return set(subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split())
+
+
 def test_bad_job_is_reported_before_anything_is_queued(tmp_path):
-    before = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout
+    before = _queued()
     proc = run_cli("-m", *LAUNCH, "eta=0.1,1.5", "hydra.sweep.dir=sweep", cwd=tmp_path, timeout=120)
     assert proc.returncode == 2
     assert "error: job '" in proc.stderr and "eta=1.5" in proc.stderr and "[0, 1]" in proc.stderr
     assert not (tmp_path / "sweep" / ".submitit").exists()
-    after = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout
-    assert after == before
-    # trainer=ddp asks for all GPUs (devices=-1): SLURM needs a count.
-    proc = run_cli("-m", *LAUNCH, "trainer=ddp", "hydra.sweep.dir=sweep2", cwd=tmp_path, timeout=120)
-    assert proc.returncode == 2 and "trainer.devices=N" in proc.stderr
+    assert _queued() <= before  # nothing new (a previous test's job may have left meanwhile)
+
+
+def test_job_sizes_slurm_cannot_allocate_are_refused(tmp_path, monkeypatch, capfd):
+    """trainer=ddp asks for all GPUs (devices=-1): SLURM needs a count. A sweep over
+    trainer.devices would need jobs of different sizes in one array."""
+    for overrides, message in [
+        (["trainer=ddp"], "set trainer.devices=N"),
+        (["trainer.devices=1,2"], "one sweep has one job size"),
+        (["hydra.launcher.timeout_min=0"], "hydra.launcher.timeout_min=0: must be an integer >= 1"),
+    ]:
+        code, _, stderr = run_main(
+            "-m",
+            *LAUNCH,
+            *overrides,
+            "hydra.sweep.dir=sweep",
+            cwd=tmp_path,
+            monkeypatch=monkeypatch,
+            capfd=capfd,
+        )
+        assert code == 2 and message in stderr, (overrides, stderr[-2000:])
+    assert not (tmp_path / "sweep" / ".submitit").exists()
 
 
 def _wait_for(path_glob, root: Path, timeout: float) -> Path:

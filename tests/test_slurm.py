@@ -59,7 +59,9 @@ def test_two_job_sweep_through_the_launcher(tmp_path):
         results = read_json(job / "results.json")
         assert results["status"] == "complete" and results["seed"] == seed and results["epochs"] == 2
         assert results["n_test"] == 300
-        slurm = read_json(job / "env.json")["slurm"]
+        env = read_json(job / "env.json")
+        assert env["torch_num_threads"] == 1  # hydra.launcher.cpus_per_task=1, not every core
+        slurm = env["slurm"]
         assert slurm["array_task_id"] == str(seed)  # each job ran as its own task of one job array
         slurm_ids.add(slurm["array_job_id"])
     assert len(slurm_ids) == 1

@@ -45,6 +45,7 @@ from benign_lightning.results import (
     write_predictions,
     write_results,
 )
+from benign_lightning.slurm import threads_for_this_task
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +237,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     # Denormal floats make CPU matmuls up to 10x slower once a network is very confident (measured:
     # 106 s vs 9.5 s for 20 toy-MNIST epochs). The attack does not depend on them (attacks/pgd.py).
     torch.set_flush_denormal(bool(cfg.get("flush_denormal", True)))
+    threads_for_this_task()  # under SLURM: as many threads as CPUs allocated
     method_cfg = OmegaConf.to_container(cfg.method, resolve=True)
     stop_at_zero = bool(method_cfg.pop("stop_at_zero_train_err", False))
     method_cfg.pop("label_set", None)  # a data key the method pins (read by data.label_set)

@@ -10,6 +10,7 @@ folder, where ``run`` resumes from ``checkpoints/last.ckpt``.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -62,3 +63,17 @@ def check_job(cfg: DictConfig, params: dict[str, Any]) -> None:
         validate(cfg, check_data=False)
     except ConfigError as e:
         raise ConfigError(f"job '{overrides}': {e}") from None
+
+
+def threads_for_this_task() -> int | None:
+    """Under SLURM, one torch thread per CPU of the task (``SLURM_CPUS_PER_TASK``), unless the user
+    set ``OMP_NUM_THREADS``. torch's default is one per core of the node, so tasks sharing a node
+    oversubscribe it: two 1-CPU toy-MNIST jobs on this 2-core machine took 122-180 s each with 2
+    threads each, against about 25 s for one alone (bench/README.md, SLURM). Returns the count set."""
+    cpus = os.environ.get("SLURM_CPUS_PER_TASK")
+    if not cpus or "OMP_NUM_THREADS" in os.environ:
+        return None
+    import torch
+
+    torch.set_num_threads(int(cpus))
+    return int(cpus)

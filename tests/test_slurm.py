@@ -69,6 +69,23 @@ def test_two_job_sweep_through_the_launcher(tmp_path):
     assert list((tmp_path / "sweep" / ".submitit").glob("*/*_log.out"))
 
 
+def test_ddp_job_runs_one_slurm_task_per_device(tmp_path):
+    """trainer=ddp_cpu through the launcher: 2 SLURM tasks are the 2 ranks of one job, which makes
+    one folder and evaluates each test point once. The progress bar stays on (it once deadlocked
+    DDP, see callbacks/logging.py)."""
+    proc = run_cli(
+        "-m", *LAUNCH, *SMALL, "trainer=ddp_cpu", "trainer.max_epochs=2", "trainer.min_epochs=null",
+        "hydra.sweep.dir=sweep", cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (job,) = _jobs(tmp_path / "sweep")
+    results = read_json(job / "results.json")
+    assert results["world_size"] == 2 and results["n_test"] == 300
+    assert results["eval_shards"] == [[0, 150], [150, 300]]
+    assert len(set(results["noise_digest_by_rank"])) == 1
+    assert read_json(job / "env.json")["slurm"]["ntasks"] == "2"
+
+
 def _queued() -> set[str]:
     return set(subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split())
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from benign_lightning.io import atomic_savefig
+from benign_lightning.results import adv_err_curve
 
 FIGURES_DIR = "figures"
 
@@ -20,7 +21,7 @@ def plot_adv_err_vs_eps(results: dict[str, Any], path: Path) -> Path:
     """Adversarial test error against ε (Figures 2b, 9b); at ε = 0 it is the natural error."""
     from matplotlib.figure import Figure
 
-    curve = sorted((float(e), err) for e, err in results["adv_err_by_eps"].items())
+    curve = adv_err_curve(results)
     if curve[0][0] > 0:
         curve.insert(0, (0.0, results["natural_err"]))
     fig = Figure(figsize=(5, 3.6))

@@ -21,6 +21,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from benign_lightning.errors import ConfigError
 from benign_lightning.io import atomic_write_text
+from benign_lightning.results import adv_err_curve
 
 ID_FILE = "wandb_id"
 MODES = ("auto", "online", "offline")
@@ -103,7 +104,7 @@ def finish_wandb(
 
     run = logger.experiment
     run.summary.update(flatten(results))
-    curve = sorted((float(e), err) for e, err in results.get("adv_err_by_eps", {}).items())
+    curve = adv_err_curve(results)
     logged: dict[str, Any] = {
         "adv_err_vs_eps": wandb.Table(columns=["eps", "adv_err"], data=[list(p) for p in curve])
     }

@@ -88,6 +88,11 @@ SLURM_ENV = (
 )  # fmt: skip
 
 
+def adv_err_curve(results: dict[str, Any]) -> list[tuple[float, float]]:
+    """``adv_err_by_eps`` as (ε, adversarial error) points in increasing ε."""
+    return sorted((float(eps), err) for eps, err in results.get("adv_err_by_eps", {}).items())
+
+
 def write_env(run_dir: str | Path, env: dict[str, Any]) -> Path:
     return atomic_write_json(Path(run_dir) / "env.json", env)
 

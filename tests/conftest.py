@@ -181,5 +181,15 @@ def run_main(*overrides: str, cwd: Path, monkeypatch, capfd) -> tuple[int, str, 
     return code, out, err
 
 
+@pytest.fixture
+def main_in_process(tmp_path, monkeypatch, capfd):
+    """``run_main`` from ``tmp_path``: ``main_in_process(*overrides) -> (status, stdout, stderr)``."""
+
+    def call(*overrides: str) -> tuple[int, str, str]:
+        return run_main(*overrides, cwd=tmp_path, monkeypatch=monkeypatch, capfd=capfd)
+
+    return call
+
+
 def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import QUIET, read_json, run_cli, run_main
+from conftest import QUIET, read_json, run_cli
 
 import benign_lightning
 
@@ -133,10 +133,8 @@ def test_mnist_noise_on_real_mnist(mnist_root, tmp_path):
         (["method.lr=1e6", "data.n_train=500", "trainer.max_epochs=2"], "training diverged: train/loss is"),
     ],
 )
-def test_bad_input_fails_fast_with_a_clear_message(tmp_path, overrides, message, monkeypatch, capfd):
-    code, _, stderr = run_main(
-        *overrides, *QUIET, "hydra.run.dir=r", cwd=tmp_path, monkeypatch=monkeypatch, capfd=capfd
-    )
+def test_bad_input_fails_fast_with_a_clear_message(tmp_path, overrides, message, main_in_process):
+    code, _, stderr = main_in_process(*overrides, *QUIET, "hydra.run.dir=r")
     assert code == 2
     assert message in stderr
     assert "Traceback" not in stderr

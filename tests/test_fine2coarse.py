@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import QUIET, make_cifar, make_imagenet_tree, read_json, run_cli, run_main
+from conftest import QUIET, make_cifar, make_imagenet_tree, read_json, run_cli
 
 from benign_lightning.attacks import pgd
 from benign_lightning.data import RestrictedImageNetDataModule
@@ -98,11 +98,14 @@ def test_both_arms_run_through_the_cli(tmp_path, experiment):
     assert spec["hyper_parameters"]["model_spec"]["coarse_of_fine"] is not None
 
 
-def test_label_set_and_method_must_agree(tmp_path, monkeypatch, capfd):
+def test_label_set_and_method_must_agree(tmp_path, monkeypatch, main_in_process):
     make_cifar(tmp_path / "data", "cifar100", n_per_file=4)
     monkeypatch.setenv("BENIGN_DATA_DIR", str(tmp_path / "data"))
-    code, _, stderr = run_main(
-        "+experiment=fine2coarse_cifar100", "method=natural", "data.label_set=fine2coarse", *QUIET,
-        "hydra.run.dir=r", cwd=tmp_path, monkeypatch=monkeypatch, capfd=capfd,
-    )  # fmt: skip
+    code, _, stderr = main_in_process(
+        "+experiment=fine2coarse_cifar100",
+        "method=natural",
+        "data.label_set=fine2coarse",
+        *QUIET,
+        "hydra.run.dir=r",
+    )
     assert code == 2 and "use method=fine2coarse, not natural" in stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import QUIET, REPO, make_idx_mnist, read_json, run_cli, run_cli_parallel, run_main
+from conftest import QUIET, REPO, make_idx_mnist, read_json, run_cli, run_cli_parallel
 
 # σ² = 0.5, η = 0.2 (flip noise). ε = 0.05: the natural model's adversarial error there is ~0.9;
 # at 0.1 AT from scratch stays a constant classifier on this data (see the note).
@@ -127,15 +127,8 @@ def test_early_stopping_on_heldout_adversarial_error(tmp_path):
     assert results["noisy_fit"] < 0.5
 
 
-def test_early_stopping_without_heldout_split_is_refused(tmp_path, monkeypatch, capfd):
-    code, _, stderr = run_main(
-        *QUIET,
-        "early_stopping.enabled=true",
-        "hydra.run.dir=r",
-        cwd=tmp_path,
-        monkeypatch=monkeypatch,
-        capfd=capfd,
-    )
+def test_early_stopping_without_heldout_split_is_refused(main_in_process):
+    code, _, stderr = main_in_process(*QUIET, "early_stopping.enabled=true", "hydra.run.dir=r")
     assert code == 2
     assert "early_stopping.enabled=true needs a held-out split: set data.holdout" in stderr
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import QUIET, read_json, run_cli, run_main
+from conftest import QUIET, read_json, run_cli
 
 
 def _cluster_answers() -> bool:
@@ -99,7 +99,7 @@ def test_bad_job_is_reported_before_anything_is_queued(tmp_path):
     assert _queued() <= before  # nothing new (a previous test's job may have left meanwhile)
 
 
-def test_job_sizes_slurm_cannot_allocate_are_refused(tmp_path, monkeypatch, capfd):
+def test_job_sizes_slurm_cannot_allocate_are_refused(tmp_path, main_in_process):
     """trainer=ddp asks for all GPUs (devices=-1): SLURM needs a count. A sweep over
     trainer.devices would need jobs of different sizes in one array."""
     for overrides, message in [
@@ -107,15 +107,7 @@ def test_job_sizes_slurm_cannot_allocate_are_refused(tmp_path, monkeypatch, capf
         (["trainer.devices=1,2"], "one sweep has one job size"),
         (["hydra.launcher.timeout_min=0"], "hydra.launcher.timeout_min=0: must be an integer >= 1"),
     ]:
-        code, _, stderr = run_main(
-            "-m",
-            *LAUNCH,
-            *overrides,
-            "hydra.sweep.dir=sweep",
-            cwd=tmp_path,
-            monkeypatch=monkeypatch,
-            capfd=capfd,
-        )
+        code, _, stderr = main_in_process("-m", *LAUNCH, *overrides, "hydra.sweep.dir=sweep")
         assert code == 2 and message in stderr, (overrides, stderr[-2000:])
     assert not (tmp_path / "sweep" / ".submitit").exists()
 

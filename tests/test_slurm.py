@@ -112,14 +112,19 @@ def test_job_sizes_slurm_cannot_allocate_are_refused(tmp_path, main_in_process):
     assert not (tmp_path / "sweep" / ".submitit").exists()
 
 
-def _wait_for(path_glob, root: Path, timeout: float) -> Path:
+def _poll(check, timeout: float, what: str):
+    """``check()``'s first truthy value, tried every 0.2 s for ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = list(root.glob(path_glob))
+        found = check()
         if found:
-            return found[0]
+            return found
         time.sleep(0.2)
-    raise AssertionError(f"no {path_glob} under {root} after {timeout} s")
+    raise AssertionError(f"{what} after {timeout} s")
+
+
+def _wait_for(path_glob, root: Path, timeout: float) -> Path:
+    return _poll(lambda: next(iter(root.glob(path_glob)), None), timeout, f"no {path_glob} under {root}")
 
 
 def _slurm_job_id(sweep: Path) -> str:
@@ -173,12 +178,11 @@ def test_preempted_job_is_requeued_and_resumes_from_its_checkpoint(tmp_path):
 
 
 def _wait_for_requeue(job_id: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        show = ["scontrol", "-o", "show", "job", job_id]
-        line = subprocess.run(show, capture_output=True, text=True).stdout
+    def requeued() -> bool:
+        line = subprocess.run(
+            ["scontrol", "-o", "show", "job", job_id], capture_output=True, text=True
+        ).stdout
         fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
-        if fields.get("JobState") == "PENDING" and int(fields.get("Restarts", 0)) >= 1:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"job {job_id} was not requeued within {timeout} s")
+        return fields.get("JobState") == "PENDING" and int(fields.get("Restarts", 0)) >= 1
+
+    _poll(requeued, timeout, f"job {job_id} was not requeued")

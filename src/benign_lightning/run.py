@@ -26,7 +26,6 @@ from benign_lightning.callbacks import (
     SubmititSignals,
     TrainPredictions,
     check_memorization_setting,
-    under_submitit,
 )
 from benign_lightning.data.base import TensorDataModule
 from benign_lightning.errors import ConfigError
@@ -45,7 +44,7 @@ from benign_lightning.results import (
     write_predictions,
     write_results,
 )
-from benign_lightning.slurm import threads_for_this_task
+from benign_lightning.slurm import threads_for_this_task, under_submitit
 
 log = logging.getLogger(__name__)
 

@@ -65,6 +65,11 @@ def check_job(cfg: DictConfig, params: dict[str, Any]) -> None:
         raise ConfigError(f"job '{overrides}': {e}") from None
 
 
+def under_submitit() -> bool:
+    """True in a job started by submitit (its sbatch script exports SUBMITIT_EXECUTOR)."""
+    return bool(os.environ.get("SUBMITIT_EXECUTOR"))
+
+
 def threads_for_this_task() -> int | None:
     """Under SLURM, one torch thread per CPU of the task (``SLURM_CPUS_PER_TASK``), unless the user
     set ``OMP_NUM_THREADS``. torch's default is one per core of the node, so tasks sharing a node

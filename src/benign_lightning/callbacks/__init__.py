@@ -9,7 +9,7 @@ from benign_lightning.callbacks.memorization import (
     memorization_enabled,
 )
 from benign_lightning.callbacks.ranks import SameNoiseOnAllRanks
-from benign_lightning.callbacks.slurm import SubmititSignals, under_submitit
+from benign_lightning.callbacks.slurm import SubmititSignals
 
 __all__ = [
     "HELDOUT_MONITOR",
@@ -22,5 +22,4 @@ __all__ = [
     "TrainPredictions",
     "check_memorization_setting",
     "memorization_enabled",
-    "under_submitit",
 ]

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from typing import Any
 
 import pytorch_lightning as pl
-
-
-def under_submitit() -> bool:
-    """True in a job started by submitit (its sbatch script exports SUBMITIT_EXECUTOR)."""
-    return bool(os.environ.get("SUBMITIT_EXECUTOR"))
 
 
 class SubmititSignals(pl.Callback):

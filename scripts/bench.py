@@ -71,7 +71,7 @@ def compose_config(epochs: int, device: str, extra: list[str]) -> DictConfig:
     """The framework's config for this benchmark, composed as the CLI would compose it."""
     overrides = [
         f"trainer.max_epochs={epochs}",
-        "method.stop_at_zero_train_err=false",
+        "stop_at_zero_train_err=false",
         "attack.early_stop=false",
         "trainer.enable_progress_bar=false",
         f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}",
@@ -112,7 +112,7 @@ def linf_pgd(
 
 def time_plain(cfg: DictConfig, epochs: int, device: torch.device) -> tuple[float, dict[str, Any]]:
     """Seconds of the plain job (data + training + attack), and its errors."""
-    data, method, attack = cfg.data, cfg.method, cfg.attack
+    data, optim, schedule, attack = cfg.data, cfg.optimizer, cfg.scheduler, cfg.attack
     seed, data_seed = int(cfg.seed), int(cfg.data_seed)
     _sync(device)
     start = time.perf_counter()
@@ -133,17 +133,17 @@ def time_plain(cfg: DictConfig, epochs: int, device: torch.device) -> tuple[floa
     model = build_model("mlp", 2, (1, 28, 28)).to(device)
     opt = torch.optim.SGD(
         model.parameters(),
-        lr=float(method.lr),
-        momentum=float(method.momentum),
-        weight_decay=float(method.weight_decay),
-        nesterov=bool(method.nesterov),
+        lr=float(optim.lr),
+        momentum=float(optim.momentum),
+        weight_decay=float(optim.weight_decay),
+        nesterov=bool(optim.nesterov),
     )
-    milestones, gamma = [int(m) for m in method.milestones], float(method.gamma)
+    milestones, gamma = [int(m) for m in schedule.milestones], float(schedule.gamma)
     batch_size, n = int(data.batch_size), len(y_train)
     model.train()
     for epoch in range(epochs):
         for group in opt.param_groups:  # the framework's MultiStepLR, stepped once per epoch
-            group["lr"] = float(method.lr) * gamma ** sum(m <= epoch for m in milestones)
+            group["lr"] = float(optim.lr) * gamma ** sum(m <= epoch for m in milestones)
         # The per-epoch seed of the framework's EpochPermutation, so both sides see the same order.
         g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
         order = torch.randperm(n, generator=g).to(device)

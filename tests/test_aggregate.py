@@ -46,15 +46,16 @@ def test_four_job_sweep_is_summarised_and_plotted(tmp_path):
 
 def test_a_crashed_job_leaves_a_failed_marker_that_aggregation_shows(tmp_path):
     proc = run_cli(
-        "-m", "trainer.precision=17,32-true", *QUIET, "trainer.max_epochs=1", "trainer.min_epochs=null",
-        "data.n_train=200", "data.n_test=50", "attack.steps=2", "logger=none", "hydra.sweep.dir=sweep",
+        "-m", "+trainer.gradient_clip_algorithm=bogus,norm", *QUIET, "trainer.max_epochs=1",
+        "trainer.min_epochs=null", "data.n_train=200", "data.n_test=50", "attack.steps=2", "logger=none",
+        "hydra.sweep.dir=sweep",
         cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode != 0  # the sweep reports the crash ...
     sweep = tmp_path / "sweep"
     failed, done = sorted(p for p in sweep.iterdir() if p.is_dir())
     marker = json.loads((failed / "results.json").read_text())
-    assert marker["status"] == "failed" and "Precision 17 is invalid" in marker["error"]
+    assert marker["status"] == "failed" and "gradient_clip_algorithm` bogus is invalid" in marker["error"]
     assert json.loads((done / "results.json").read_text())["status"] == "complete"  # ... and goes on
     out = subprocess.run(
         [sys.executable, "-m", "benign_lightning.aggregate", str(sweep)],
@@ -62,6 +63,7 @@ def test_a_crashed_job_leaves_a_failed_marker_that_aggregation_shows(tmp_path):
         text=True,
         timeout=300,
     )
-    assert out.returncode == 1 and f"FAILED: {failed.name}: ValueError: Precision 17 is invalid" in out.stdout
+    assert out.returncode == 1
+    assert f"FAILED: {failed.name}: MisconfigurationException: `gradient_clip_algorithm` bogus" in out.stdout
     with open(sweep / "summary.csv") as f:
         assert [r["status"] for r in csv.DictReader(f)] == ["failed", "complete"]

@@ -62,11 +62,14 @@ SMALL = [
 def test_ddp_cpu_trainer_one_folder_per_job(tmp_path):
     """Lightning's launcher re-runs the command for rank 1: a single run and each job of a sweep must
     still make exactly one folder and one results.json, covering the whole test set."""
-    # The progress bar stays on here: rank 0 alone computes its values, which once deadlocked DDP
-    # when a callback logged them with sync_dist=True (callbacks/logging.py).
-    single = run_cli("trainer=ddp_cpu", *SMALL, "hydra.run.dir=single", cwd=tmp_path, timeout=300)
+    # Lightning's progress bar stays on here: rank 0 alone computes its values, which once deadlocked
+    # DDP when a callback logged them with sync_dist=True (callbacks/logging.py).
+    # Two epochs: the bar of the second shows what the callbacks logged at the end of the first.
+    two_epochs = [o for o in SMALL if not o.startswith("trainer.max_epochs")] + ["trainer.max_epochs=2"]
+    single = run_cli("trainer=ddp_cpu", *two_epochs, "progress=bar", "hydra.run.dir=single", cwd=tmp_path,
+                     env={"COLUMNS": "300"}, timeout=300)  # fmt: skip (a wide bar shows every value)
     assert single.returncode == 0, single.stderr[-3000:]
-    assert "train/full_err=" in single.stdout + single.stderr  # the bar showed the gathered value
+    assert "train/full_err" in single.stdout + single.stderr  # the bar showed the gathered value
     sweep = run_cli(
         "-m",
         "trainer=ddp_cpu",

@@ -108,4 +108,4 @@ def test_label_set_and_method_must_agree(tmp_path, monkeypatch, main_in_process)
         *QUIET,
         "hydra.run.dir=r",
     )
-    assert code == 2 and "use method=fine2coarse, not natural" in stderr
+    assert code == 2 and "it needs method=fine2coarse (the method is NaturalTraining)" in stderr

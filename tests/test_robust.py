@@ -3,6 +3,8 @@ maximisation, the memorization record, held-out rows and the evaluation's shards
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -78,10 +80,18 @@ def test_inner_maximisation_leaves_batchnorm_alone_unless_asked(attack):
     assert model.training and not torch.equal(model[1].running_mean, before)
 
 
+# The training attack's settings as conf/method/{at,trades}.yaml resolve them by default.
+ROBUST_DEFAULTS = dict(norm="linf", steps=10, step_size=None, bn_eval=True, seed=0, clamp=(0.0, 1.0))
+
+
 def _method(cls, **kwargs):
     spec = dict(name="mlp", num_classes=3, in_shape=[1, 8, 8], mean=None, std=None, width=32, depth=1)
     torch.manual_seed(0)
-    return cls(build_model(**spec), model_spec=spec, **kwargs)
+    if cls is not NaturalTraining:
+        kwargs = {**ROBUST_DEFAULTS, **({"random_start": True} if cls is AdversarialTraining else {}),
+                  **({"beta": 6.0} if cls is Trades else {}), **kwargs}  # fmt: skip
+    optimizer = functools.partial(torch.optim.SGD, lr=0.1)
+    return cls(build_model(**spec), model_spec=spec, optimizer=optimizer, scheduler=None, **kwargs)
 
 
 def test_methods_differ_only_in_their_loss():

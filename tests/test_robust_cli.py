@@ -114,7 +114,7 @@ def test_early_stopping_on_heldout_adversarial_error(tmp_path):
     ends the run and evaluates the best epoch's weights."""
     proc = run_cli(
         *TOY, "early_stopping.enabled=true", "data.holdout=0.25", "early_stopping.patience=2",
-        "early_stopping.steps=10", "method.stop_at_zero_train_err=false", "trainer.max_epochs=40",
+        "early_stopping.steps=10", "stop_at_zero_train_err=false", "trainer.max_epochs=40",
         "trainer.min_epochs=null", "hydra.run.dir=es", cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]

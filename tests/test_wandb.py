@@ -65,7 +65,7 @@ def test_offline_run_summary_config_and_resume(tmp_path):
     env["HOME"] = str(tmp_path)  # no ~/.netrc with a key: offline
     common = [
         "logger=wandb", *QUIET, "trainer.min_epochs=null", "data.n_train=300", "data.n_test=100",
-        "attack.steps=3", "attack.eval_eps=[0.0,0.1]", "method.stop_at_zero_train_err=false",
+        "attack.steps=3", "attack.eval_eps=[0.0,0.1]", "stop_at_zero_train_err=false",
         "hydra.run.dir=r",
     ]  # fmt: skip
     first = run_cli(*common, "trainer.max_epochs=1", cwd=tmp_path, env=env)
@@ -75,7 +75,7 @@ def test_offline_run_summary_config_and_resume(tmp_path):
     logged = offline_run(run_dir)
     assert logged["summary"]["adv_err"] == results["adv_err"]
     assert logged["summary"]["adv_err_by_eps.0.1"] == results["adv_err_by_eps"]["0.1"]
-    assert logged["config"]["method.lr"] == 0.05 and logged["config"]["data.n_train"] == 300
+    assert logged["config"]["optimizer.lr"] == 0.05 and logged["config"]["data.n_train"] == 300
     assert logged["job_type"] == "natural" and list(logged["tags"]) == ["default"]
     assert list(run_dir.glob("wandb/offline-run-*/files/media/table/adv_err_vs_eps*.table.json"))
     # The run's figures (figures=auto: on with W&B), as PNGs in the run folder and as W&B images.

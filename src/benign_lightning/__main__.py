@@ -5,25 +5,32 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, read_write
+from omegaconf import DictConfig, OmegaConf, read_write
 
-from benign_lightning import slurm  # noqa: F401  (registers the resolver hydra/launcher=slurm uses)
+from benign_lightning import quiet, slurm  # noqa: F401  (slurm registers the resolver its launcher uses)
 from benign_lightning.errors import ConfigError
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def app(cfg: DictConfig) -> float | None:
+    from benign_lightning.config import validate
     from benign_lightning.run import print_summary, run, set_float32_precision
+    from benign_lightning.run_lock import RunFolderLock, launch_rank
 
     set_float32_precision()
     run_dir = HydraConfig.get().runtime.output_dir
     relaunch_ddp_children_as_this_job()
     ddp_env = {key: os.environ.get(key) for key in DDP_ENV}
     try:
-        results = run(cfg, run_dir)
+        datamodule = validate(cfg)  # before anything is written
+        with RunFolderLock(run_dir):
+            if launch_rank() == 0:
+                write_hydra_record(run_dir, cfg)
+            results = run(cfg, run_dir, datamodule)
     except ConfigError as e:
         # A user's mistake: say what is wrong and stop, without a traceback.
         print(f"error: {e}", file=sys.stderr)
@@ -35,6 +42,22 @@ def app(cfg: DictConfig) -> float | None:
         end_process_group(ddp_env)
     print_summary(results, run_dir)
     return results["adv_err"]  # what a Hydra sweeper would optimise
+
+
+def write_hydra_record(run_dir: str, cfg: DictConfig) -> None:
+    """What Hydra writes into ``.hydra/`` (config, hydra config, overrides), written here instead
+    (``hydra.output_subdir: null``): once this run holds the folder's lock, and atomically."""
+    from benign_lightning.io import atomic_write_text
+
+    hydra_cfg = HydraConfig.get()
+    out = Path(run_dir) / ".hydra"
+    records = {
+        "config.yaml": cfg,
+        "hydra.yaml": OmegaConf.create({"hydra": OmegaConf.to_container(hydra_cfg)}),
+        "overrides.yaml": OmegaConf.create(list(hydra_cfg.overrides.task)),
+    }
+    for name, node in records.items():
+        atomic_write_text(out / name, OmegaConf.to_yaml(node))
 
 
 def write_failure(run_dir: str, cfg: DictConfig, error: BaseException) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from benign_lightning.data.base import TensorDataModule
+from benign_lightning.data.base import LabelNoiseDataModule
 from benign_lightning.errors import ConfigError
 from benign_lightning.io import atomic_write
 
@@ -77,7 +77,7 @@ def fit_difference(run_a: str | Path, run_b: str | Path) -> FitDifference:
     )
 
 
-def training_datamodule(run_dir: str | Path, data_dir: str | None = None) -> TensorDataModule:
+def training_datamodule(run_dir: str | Path, data_dir: str | None = None) -> LabelNoiseDataModule:
     """The run's datamodule, set up on the CPU from its ``config.yaml`` (``data_dir`` overrides)."""
     cfg = OmegaConf.load(Path(run_dir) / "config.yaml")
     if data_dir is not None and "data_dir" in cfg.data:

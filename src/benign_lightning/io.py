@@ -16,8 +16,12 @@ from typing import IO, Any
 import numpy as np
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
-    """Call ``write(f)`` on a temporary binary file, then move it to ``path``."""
+def atomic_write(
+    path: str | Path, write: Callable[[IO[bytes]], None], *, keep_previous: str | Path | None = None
+) -> Path:
+    """Call ``write(f)`` on a temporary binary file, then move it to ``path``. With
+    ``keep_previous``, the file that was at ``path`` is moved there first (once the new one is on
+    disk), so a reader always finds one complete file of the two."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -26,6 +30,8 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        if keep_previous is not None and path.exists():
+            os.replace(path, keep_previous)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

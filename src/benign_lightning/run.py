@@ -1,4 +1,5 @@
-"""One experiment: validate, seed, build data + model + method, fit, evaluate, write results."""
+"""One experiment: validate, lock the folder, seed, build data + model + method, fit, evaluate, write
+results."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from hydra.errors import InstantiationException
-from hydra.utils import get_class, get_method, instantiate
+from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from benign_lightning.attacks import NORMS
+from benign_lightning.builders import attack_kwargs, build_method
 from benign_lightning.callbacks import (
     HELDOUT_MONITOR,
     HeldOutAdversarialError,
@@ -25,14 +25,14 @@ from benign_lightning.callbacks import (
     StopAtZeroTrainError,
     SubmititSignals,
     TrainPredictions,
-    check_memorization_setting,
 )
-from benign_lightning.data.base import TensorDataModule
-from benign_lightning.errors import ConfigError
+from benign_lightning.callbacks.progress import progress_callback
+from benign_lightning.checkpoints import KeptCheckpointIO, resume_from
+from benign_lightning.config import recipe_summary, validate
+from benign_lightning.data.base import LabelNoiseDataModule
 from benign_lightning.evaluate import evaluate
 from benign_lightning.figures import write_run_figures
 from benign_lightning.loggers import finish_wandb
-from benign_lightning.models import build_model, check_model_name
 from benign_lightning.results import (
     BEST_CKPT,
     LAST_CKPT,
@@ -44,95 +44,10 @@ from benign_lightning.results import (
     write_predictions,
     write_results,
 )
+from benign_lightning.run_lock import RunFolderLock
 from benign_lightning.slurm import threads_for_this_task, under_submitit
 
 log = logging.getLogger(__name__)
-
-# Keys of the attack group that are not arguments of ``attacks.pgd``.
-_ATTACK_EVAL_KEYS = ("eps", "eval_eps", "batch_size")
-
-
-def attack_kwargs(attack_cfg: DictConfig) -> dict[str, Any]:
-    """The ``pgd`` keyword arguments of the ``attack`` config group."""
-    kwargs = OmegaConf.to_container(attack_cfg, resolve=True)
-    for key in _ATTACK_EVAL_KEYS:
-        kwargs.pop(key, None)
-    if kwargs.get("clamp") is not None:
-        kwargs["clamp"] = tuple(kwargs["clamp"])
-    return kwargs
-
-
-def _instantiate(node: Any, **kwargs: Any) -> Any:
-    """``hydra.utils.instantiate``, with a ConfigError raised by the target passed on as it is."""
-    try:
-        return instantiate(node, **kwargs)
-    except InstantiationException as e:
-        if isinstance(e.__cause__, ConfigError):
-            raise e.__cause__ from None
-        raise
-
-
-def _build_method(method_cfg: dict[str, Any], model: torch.nn.Module, model_spec: dict[str, Any]):
-    """The LightningModule named by ``method._target_``, with plain-Python arguments (no DictConfig
-    ends up in its hyper-parameters, so checkpoints load with ``weights_only=True``)."""
-    kwargs = dict(method_cfg)
-    method_cls = get_class(kwargs.pop("_target_"))
-    try:
-        return method_cls(model, model_spec=model_spec, **kwargs)
-    except TypeError as e:
-        raise ConfigError(f"method config {kwargs} does not fit {method_cls.__name__}: {e}") from None
-
-
-def validate(cfg: DictConfig, check_data: bool = True) -> TensorDataModule:
-    """Check everything a user can get wrong, before any compute; return the datamodule.
-
-    ``check_data=False`` leaves out the check that the dataset files are there (the SLURM launcher
-    checks configs on the submitting host, which may not see the compute nodes' data folder).
-    """
-    check_model_name(cfg.arch)
-    attack = cfg.attack
-    if attack.norm not in NORMS:
-        raise ConfigError(f"attack.norm={attack.norm!r} is unknown; choose one of {', '.join(NORMS)}")
-    all_eps = [cfg.eps, *attack.eval_eps]
-    for e in all_eps:
-        if not isinstance(e, int | float) or e < 0:
-            raise ConfigError(f"eps and attack.eval_eps must be numbers >= 0, got {e!r}")
-    if attack.steps < 0 or attack.step_size < 0 or attack.restarts < 1:
-        raise ConfigError(
-            f"attack needs steps >= 0, step_size >= 0, restarts >= 1; got steps={attack.steps}, "
-            f"step_size={attack.step_size}, restarts={attack.restarts}"
-        )
-    reach = attack.steps * attack.step_size
-    if attack.norm == "linf" and not attack.random_start and max(all_eps) > reach:
-        # A sign step moves each pixel by step_size, so from x the attack cannot leave the
-        # reach-ball: errors at larger eps are those at eps = reach (e.g. App. D.1's 20 x 0.01).
-        log.warning(
-            "attack.steps * attack.step_size = %g is below the largest eps (%g): PGD cannot use the "
-            "budget beyond %g. Raise attack.steps or attack.step_size to attack the full ball.",
-            reach, max(all_eps), reach,
-        )  # fmt: skip
-    check_memorization_setting(cfg.memorization)
-    if cfg.get("figures", "auto") not in FIGURES_SETTINGS:
-        raise ConfigError(f"figures={cfg.figures!r} is unknown; choose one of true, false, auto")
-    datamodule = _instantiate(cfg.data)  # validates eta, noise_mode and the data's own settings
-    stopping = cfg.early_stopping
-    if stopping.enabled:
-        if not datamodule.holdout:
-            raise ConfigError(
-                "early_stopping.enabled=true needs a held-out split: set data.holdout to a fraction "
-                "(e.g. data.holdout=0.1) or a number of training examples"
-            )
-        if stopping.patience < 1 or (stopping.steps is not None and stopping.steps < 0):
-            raise ConfigError(
-                f"early_stopping needs patience >= 1 and steps >= 0 or null; got "
-                f"patience={stopping.patience}, steps={stopping.steps}"
-            )
-    if check_data:
-        datamodule.check_available()
-    return datamodule
-
-
-FIGURES_SETTINGS = (True, False, "auto")
 
 
 def figures_enabled(cfg: DictConfig, wandb: bool) -> bool:
@@ -141,28 +56,15 @@ def figures_enabled(cfg: DictConfig, wandb: bool) -> bool:
     return wandb if setting == "auto" else bool(setting)
 
 
-def _model_spec(cfg: DictConfig, datamodule: TensorDataModule) -> dict[str, Any]:
-    """What ``build_model`` needs; it is stored in checkpoints so ``load_model`` can rebuild it."""
-    return {
-        "name": cfg.arch,
-        "num_classes": datamodule.num_classes,
-        "in_shape": list(datamodule.in_shape),
-        "mean": list(datamodule.mean) if datamodule.mean else None,
-        "std": list(datamodule.std) if datamodule.std else None,
-        "coarse_of_fine": list(datamodule.coarse_of_fine) if datamodule.fine2coarse else None,
-        **OmegaConf.to_container(cfg.model.kwargs, resolve=True),
-    }
-
-
 class _Callbacks:
     """The run's callbacks, built from the config, with handles on those the results read."""
 
-    def __init__(self, cfg: DictConfig, datamodule: TensorDataModule, run_dir: Path, stop_at_zero: bool):
+    def __init__(self, cfg: DictConfig, datamodule: LabelNoiseDataModule, run_dir: Path, logger: Any):
         predictions = TrainPredictions(batch_size=datamodule.eval_batch_size)
         ckpt_dir = str(run_dir / LAST_CKPT.parent)  # a str: weights_only checkpoint loading rejects Path
         self.ranks = SameNoiseOnAllRanks()
         self.start = StartEpoch()
-        self.stop = StopAtZeroTrainError(predictions) if stop_at_zero else None
+        self.stop = StopAtZeroTrainError(predictions) if cfg.stop_at_zero_train_err else None
         self.memorization = None
         if cfg.memorization is not False:  # "auto" is decided on the training set's size at fit start
             self.memorization = MemorizationTracker(
@@ -194,7 +96,10 @@ class _Callbacks:
         )
         # Order matters: the held-out error is logged before EarlyStopping and the checkpoints read it.
         signals = SubmititSignals() if under_submitit() else None  # requeue on preemption
-        optional = [signals, self.stop, self.memorization, *heldout, self.early_stopping, self.best]
+        self.progress = progress_callback(cfg.progress, cfg.trainer.get("enable_progress_bar", True))
+        lr = pl.callbacks.LearningRateMonitor(logging_interval="epoch") if logger else None
+        optional = [signals, self.progress, lr, self.stop, self.memorization, *heldout, self.early_stopping,
+                    self.best]  # fmt: skip
         self.all = [self.ranks, self.start, *[c for c in optional if c is not None], self.last]
 
     def results(self, trainer: pl.Trainer) -> dict[str, Any]:
@@ -226,34 +131,41 @@ def _logger(cfg: DictConfig, run_dir: Path, method_name: str):
     return instantiate(cfg.logger, save_dir=str(run_dir))
 
 
-def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
-    """Run one experiment into ``run_dir`` and return its results (also in ``results.json``)."""
+def run(
+    cfg: DictConfig, run_dir: str | Path, datamodule: LabelNoiseDataModule | None = None
+) -> dict[str, Any]:
+    """Run one experiment into ``run_dir`` and return its results (also in ``results.json``).
+
+    The config is checked first (``config.validate``; pass its ``datamodule`` if it has been), and
+    the run holds ``run_dir``'s lock throughout: a second process on the folder is refused."""
+    datamodule = datamodule if datamodule is not None else validate(cfg)
+    with RunFolderLock(run_dir):
+        return _run(cfg, Path(run_dir), datamodule)
+
+
+def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> dict[str, Any]:
     start = time.perf_counter()
-    run_dir = Path(run_dir)
-    datamodule = validate(cfg)
+    last = run_dir / LAST_CKPT
+    resume = resume_from(last) if cfg.get("resume", True) else None  # before any file is written
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     # Denormal floats make CPU matmuls up to 10x slower once a network is very confident (measured:
     # 106 s vs 9.5 s for 20 toy-MNIST epochs). The attack does not depend on them (attacks/pgd.py).
     torch.set_flush_denormal(bool(cfg.get("flush_denormal", True)))
     threads_for_this_task()  # under SLURM: as many threads as CPUs allocated
-    method_cfg = OmegaConf.to_container(cfg.method, resolve=True)
-    stop_at_zero = bool(method_cfg.pop("stop_at_zero_train_err", False))
-    method_cfg.pop("label_set", None)  # a data key the method pins (read by data.label_set)
-    model_spec = _model_spec(cfg, datamodule)
-    method = _build_method(method_cfg, build_model(**model_spec), model_spec)  # validates the method
-    if datamodule.fine2coarse and method.method_name != "fine2coarse":
-        raise ConfigError(
-            "data.label_set=fine2coarse trains on fine labels: use method=fine2coarse, "
-            f"not {method.method_name}"
-        )
+    method = build_method(cfg, datamodule)
+    say(recipe_summary(cfg))
 
-    callbacks = _Callbacks(cfg, datamodule, run_dir, stop_at_zero)
+    logger = _logger(cfg, run_dir, method.method_name)
+    callbacks = _Callbacks(cfg, datamodule, run_dir, logger)
+    trainer_kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
+    trainer_kwargs["enable_progress_bar"] = callbacks.progress is not None
     trainer = pl.Trainer(
-        **OmegaConf.to_container(cfg.trainer, resolve=True),
-        logger=_logger(cfg, run_dir, method.method_name),
+        **trainer_kwargs,
+        logger=logger,
         callbacks=callbacks.all,
         default_root_dir=str(run_dir),
+        plugins=[KeptCheckpointIO()],  # atomic writes, the previous checkpoint kept
     )
 
     # Set the data up here (Lightning would do it in fit) to record the noise before training.
@@ -262,12 +174,10 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     datamodule.setup("fit")
     if trainer.is_global_zero:
         write_config(run_dir, cfg)
-        write_env(run_dir, environment())
+        write_env(run_dir, {**environment(), "data_files": datamodule.file_report})
         datamodule.save_noise(run_dir / "noise.npz")
 
-    last = run_dir / LAST_CKPT
-    resume_from = str(last) if cfg.get("resume", True) and last.exists() else None
-    trainer.fit(method, datamodule=datamodule, ckpt_path=resume_from)
+    trainer.fit(method, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
     if not last.exists():  # fast_dev_run saves no checkpoints; the contract wants one
         trainer.save_checkpoint(last)
     epochs = int(trainer.current_epoch)
@@ -299,7 +209,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         "data_seed": int(cfg.data_seed),
         "epochs": epochs,
         **callbacks.results(trainer),
-        "resumed": resume_from is not None,
+        "resumed": resume is not None,
+        "resumed_from": str(resume.relative_to(run_dir)) if resume else None,
         "device": str(trainer.strategy.root_device),
         "world_size": int(trainer.world_size),
         **metrics,
@@ -313,6 +224,12 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         if wandb:
             finish_wandb(trainer.logger, results, figures)
     return results
+
+
+@rank_zero_only
+def say(line: str) -> None:
+    """A line for the user on the console (rank 0 only)."""
+    print(line, flush=True)
 
 
 @rank_zero_only

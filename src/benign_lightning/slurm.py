@@ -48,7 +48,7 @@ def check_resources(params: dict[str, Any]) -> None:
 
 def check_job(cfg: DictConfig, params: dict[str, Any]) -> None:
     """One job's config: valid, and sized as the launcher sizes every job of the sweep."""
-    from benign_lightning.run import validate
+    from benign_lightning.config import validate
 
     trainer = cfg.trainer
     overrides = " ".join(cfg.hydra.overrides.task)

@@ -1,6 +1,6 @@
 """Datamodules. Every one corrupts its training labels with ``noise.corrupt_labels``."""
 
-from benign_lightning.data.base import Split, TensorDataModule, to_unit_interval
+from benign_lightning.data.base import LabelNoiseDataModule, Split, to_unit_interval
 from benign_lightning.data.cifar import CIFAR10DataModule, CIFAR100DataModule
 from benign_lightning.data.imagenet import RestrictedImageNetDataModule
 from benign_lightning.data.mnist import MNISTDataModule
@@ -15,7 +15,7 @@ __all__ = [
     "NoisyLabels",
     "RestrictedImageNetDataModule",
     "Split",
-    "TensorDataModule",
+    "LabelNoiseDataModule",
     "ToyMNISTDataModule",
     "corrupt_labels",
     "to_unit_interval",

@@ -1,4 +1,5 @@
-"""The shared shape of every small-dataset datamodule: tensors on the device plus label noise."""
+"""The shared shape of every datamodule: clean data, label noise injected once in ``setup``, and the
+loaders (device-resident tensors, or a DataLoader over tensors or image files)."""
 
 from __future__ import annotations
 
@@ -52,14 +53,15 @@ class Split:
             yield to_unit_interval(self.x[start : start + batch_size]), self.y[start : start + batch_size]
 
 
-class TensorDataModule(pl.LightningDataModule, ABC):
-    """Base class: subclasses say what the data is (``load_arrays``); this class does the rest.
+class LabelNoiseDataModule(pl.LightningDataModule, ABC):
+    """Base class of every datamodule: subclasses say what the data is (``load_arrays``: tensors, or
+    image files); this class subsets it, corrupts the labels, holds a split out and serves batches.
 
     The training labels are corrupted once, in ``setup``, from ``data_seed`` alone (see
     ``noise.corrupt_labels``); the test split is never corrupted.
     """
 
-    name: str = "tensor"
+    name: str = "dataset"
     num_classes: int
     in_shape: tuple[int, int, int]
     mean: tuple[float, ...] | None = None
@@ -70,6 +72,8 @@ class TensorDataModule(pl.LightningDataModule, ABC):
     # it sets ``coarse_of_fine`` (the coarse label of each fine one) and ``fine2coarse = True``.
     coarse_of_fine: tuple[int, ...] | None = None
     fine2coarse: bool = False
+    # Each data file compared with the original's checksum, where known: "original" or "differs".
+    file_report: dict[str, str] = {}
 
     def __init__(
         self,

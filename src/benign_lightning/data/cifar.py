@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from benign_lightning.data.download import DownloadableDataModule
+from benign_lightning.data.files import damaged
 from benign_lightning.data.noise import CIFAR10_PAIRS
 from benign_lightning.errors import ConfigError
 
@@ -22,11 +23,21 @@ LABEL_SETS = ("fine", "coarse", "fine2coarse")
 
 
 def read_cifar_pickle(path: Path, label_key: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images (N×3×32×32 uint8) and labels of one python-format CIFAR file."""
-    with open(path, "rb") as f:
-        batch = pickle.load(f, encoding="bytes")
-    data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-    labels = np.asarray(batch[label_key.encode()], dtype=np.int64)
+    """Images (N×3×32×32 uint8) and labels of one python-format CIFAR file; a file that does not
+    load or does not hold them is a ConfigError naming it."""
+    try:
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+        data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        labels = np.asarray(batch[label_key.encode()], dtype=np.int64)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError) as e:
+        raise damaged(path, f"the pickle does not load: {type(e).__name__}: {e}") from None
+    except KeyError as e:
+        raise damaged(path, f"no {e} entry") from None
+    except ValueError as e:
+        raise damaged(path, f"its data is not N rows of 3072 bytes: {e}") from None
+    if len(labels) != len(data):
+        raise damaged(path, f"{len(data)} images but {len(labels)} labels")
     return torch.from_numpy(data.copy()), torch.from_numpy(labels)
 
 
@@ -55,6 +66,13 @@ class _CIFARDataModule(DownloadableDataModule):
 
     def _label_key(self) -> str:
         return "labels"
+
+    def checksums(self) -> dict[str, str]:
+        import torchvision.datasets
+
+        # The originals' md5 sums, as torchvision's own class lists them.
+        dataset = getattr(torchvision.datasets, self.torchvision_name)
+        return dict(dataset.train_list + dataset.test_list)
 
     def load_arrays(self):
         key = self._label_key()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from benign_lightning.data.base import TensorDataModule
+from benign_lightning.data.base import LabelNoiseDataModule
+from benign_lightning.data.files import compare_checksums
 from benign_lightning.errors import ConfigError
 
 LOCK_NAME = ".benign_lightning_download.lock"
@@ -31,7 +32,7 @@ def download_lock(data_dir: str | Path, timeout: float = 3600):
         yield
 
 
-class DownloadableDataModule(TensorDataModule):
+class DownloadableDataModule(LabelNoiseDataModule):
     """A dataset of files under ``data_dir`` that torchvision's ``torchvision_name`` class can
     download. Subclasses say which files are missing and how the expected ones look."""
 
@@ -74,6 +75,11 @@ class DownloadableDataModule(TensorDataModule):
                 dataset = getattr(torchvision.datasets, self.torchvision_name)
                 dataset(str(self.data_dir), train=True, download=True)  # fetches and checks md5
             self.unpack()
+            self.file_report = compare_checksums(self.files_dir, self.checksums(), self.name.upper())
 
     def unpack(self) -> None:
         """Make the files readable after they are in place (under the download lock)."""
+
+    def checksums(self) -> dict[str, str]:
+        """The md5 sum of each original file, by name in ``files_dir`` (empty: none known)."""
+        return {}

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benign_lightning.data.base import TensorDataModule
+from benign_lightning.data.base import LabelNoiseDataModule
 from benign_lightning.data.download import default_data_dir
 from benign_lightning.data.image_files import ImageFiles
 from benign_lightning.errors import ConfigError
@@ -98,7 +98,7 @@ def _train_transform():
     return v2.Compose([v2.RandomResizedCrop(224, antialias=True), v2.RandomHorizontalFlip()])
 
 
-class RestrictedImageNetDataModule(TensorDataModule):
+class RestrictedImageNetDataModule(LabelNoiseDataModule):
     """Restricted ImageNet (``<data_dir>/imagenet/{train,val}/<wnid>/*.JPEG``), label noise on the
     training split. Always served by DataLoader workers."""
 

@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
+import math
+import struct
 from pathlib import Path
 
 from benign_lightning.data.download import DownloadableDataModule
+from benign_lightning.data.files import damaged, gunzip
 from benign_lightning.data.noise import MNIST_PAIRS
 
-MNIST_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
+# The unpacked IDX files and the md5 sums of the originals (computed from the real MNIST; the
+# torchvision mirror's sums are of the .gz archives, which differ when re-gzipped).
+MNIST_MD5 = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+MNIST_FILES = tuple(MNIST_MD5)
+
+
+def check_idx(path: Path) -> None:
+    """An IDX file of unsigned bytes (magic 0x0000 0x08 ndim, big-endian sizes) whose length
+    matches its header; anything else is a ConfigError naming the file."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+        if len(head) < 4 or head[:3] != b"\x00\x00\x08" or not 1 <= head[3] <= 3:
+            raise damaged(path, "not an IDX file of unsigned bytes")
+        dims = f.read(4 * head[3])
+    if len(dims) < 4 * head[3]:
+        raise damaged(path, "truncated header")
+    shape = struct.unpack(f">{head[3]}I", dims)
+    expected = 4 + 4 * head[3] + math.prod(shape)
+    size = path.stat().st_size
+    if size != expected:
+        raise damaged(path, f"{size} bytes where its header {list(shape)} says {expected}")
 
 
 class MNISTDataModule(DownloadableDataModule):
@@ -39,15 +62,19 @@ class MNISTDataModule(DownloadableDataModule):
         return f"the IDX files {', '.join(missing)} (or the same with .gz)"
 
     def unpack(self) -> None:
-        from torchvision.datasets.utils import extract_archive
-
         # torchvision reads only unpacked files; unpack any that exist only as .gz (as shipped).
         for f in MNIST_FILES:
             if not (self.files_dir / f).exists():
-                extract_archive(str(self.files_dir / f"{f}.gz"), str(self.files_dir))
+                gunzip(self.files_dir / f"{f}.gz", self.files_dir / f)
+
+    def checksums(self) -> dict[str, str]:
+        return MNIST_MD5
 
     def load_arrays(self):
         from torchvision.datasets import MNIST
+
+        for f in MNIST_FILES:
+            check_idx(self.files_dir / f)
 
         train = MNIST(self.data_dir, train=True, download=False)
         test = MNIST(self.data_dir, train=False, download=False)

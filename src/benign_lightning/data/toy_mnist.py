@@ -7,7 +7,7 @@ from importlib import resources
 import numpy as np
 import torch
 
-from benign_lightning.data.base import TensorDataModule
+from benign_lightning.data.base import LabelNoiseDataModule
 from benign_lightning.errors import ConfigError
 
 
@@ -30,7 +30,7 @@ def sample_toy_mnist(n: int, sigma2: float, seed_seq: np.random.SeedSequence, cl
     return torch.from_numpy(x).unsqueeze(1), torch.from_numpy(y)
 
 
-class ToyMNISTDataModule(TensorDataModule):
+class ToyMNISTDataModule(LabelNoiseDataModule):
     """Binary toy-MNIST; the default noise is ``flip`` (an eta fraction of labels flipped)."""
 
     name = "toy_mnist"

@@ -1,11 +1,13 @@
-"""Natural training (§3.1): SGD with momentum on the cross-entropy of the (noisy) labels.
+"""Natural training (§3.1): the cross-entropy of the (noisy) labels.
 
-Robust methods (AT, TRADES) subclass this and override ``loss`` only.
+Robust methods (AT, TRADES) subclass this and override ``loss`` only. The optimizer and the learning
+rate schedule are given, not chosen here: the configs (``optimizer``, ``scheduler`` and the recipe)
+are the one source of their values, so a run from Python and from the CLI train alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytorch_lightning as pl
@@ -15,9 +17,18 @@ from torch import nn
 
 from benign_lightning.errors import ConfigError, TrainingDiverged
 
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
+SCHEDULER_INTERVALS = ("epoch", "step")
+
 
 class NaturalTraining(pl.LightningModule):
-    """Wraps a plain ``nn.Module``; ``model_spec`` is what ``build_model`` needs to rebuild it."""
+    """Wraps a plain ``nn.Module``; ``model_spec`` is what ``build_model`` needs to rebuild it.
+
+    ``optimizer`` is called with the parameters (e.g. ``functools.partial(torch.optim.SGD, lr=0.1)``,
+    what ``hydra.utils.instantiate`` makes of ``conf/optimizer/*.yaml``); ``scheduler``, if any, with
+    the optimizer, and it is stepped every ``scheduler_interval`` (``epoch`` or ``step``).
+    """
 
     method_name = "natural"
 
@@ -26,17 +37,21 @@ class NaturalTraining(pl.LightningModule):
         model: nn.Module,
         *,
         model_spec: dict[str, Any],
-        lr: float = 0.1,
-        momentum: float = 0.9,
-        weight_decay: float = 5e-4,
-        nesterov: bool = False,
-        milestones: Sequence[int] = (),
-        gamma: float = 0.1,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None,
+        scheduler_interval: str = "epoch",
     ) -> None:
         super().__init__()
+        if scheduler_interval not in SCHEDULER_INTERVALS:
+            raise ConfigError(
+                f"scheduler.interval={scheduler_interval!r}: choose one of {', '.join(SCHEDULER_INTERVALS)}"
+            )
         self.model = model
-        # The spec lands in the checkpoint, so load_model(run_dir) can rebuild the nn.Module.
-        self.save_hyperparameters(ignore=["model"])
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.scheduler_interval = scheduler_interval
+        # The spec lands in the checkpoint, so load_model(run_dir) can rebuild the nn.Module. The
+        # factories are not saved (checkpoints load with weights_only=True); config.yaml has them.
+        self.save_hyperparameters(ignore=["model", "optimizer", "scheduler"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -63,25 +78,25 @@ class NaturalTraining(pl.LightningModule):
         if not torch.isfinite(loss_sum):
             raise TrainingDiverged(
                 f"training diverged: train/loss is {float(loss_sum / n)} in epoch {self.current_epoch}; "
-                f"lower method.lr (now {self.hparams.lr})"
+                f"lower optimizer.lr (now {self.optimizers().param_groups[0]['lr']:g})"
             )
         # Already reduced: sync_dist averages equal numbers (once per epoch) and keeps Lightning quiet.
         self.log("train/loss", loss_sum / n, prog_bar=True, sync_dist=True)
         self.log("train/err", errors / n, prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self):
-        hp = self.hparams
-        optimizer = torch.optim.SGD(
-            self.parameters(),
-            lr=hp.lr,
-            momentum=hp.momentum,
-            weight_decay=hp.weight_decay,
-            nesterov=hp.nesterov,
-        )
-        scheduler = torch.optim.lr_scheduler.MultiStepLR(
-            optimizer, milestones=list(hp.milestones), gamma=hp.gamma
-        )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        kwargs = {}
+        if getattr(self.scheduler_factory, "keywords", {}).get("total_steps", 0) is None:
+            # OneCycleLR with total_steps null: the run's number of optimizer steps, known only here.
+            kwargs["total_steps"] = int(self.trainer.estimated_stepping_batches)
+        scheduler = self.scheduler_factory(optimizer, **kwargs)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval},
+        }
 
 
 class Fine2CoarseTraining(NaturalTraining):

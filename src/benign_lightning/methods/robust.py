@@ -28,12 +28,12 @@ class RobustTraining(NaturalTraining):
         model: nn.Module,
         *,
         eps: float,
-        norm: str = "linf",
-        steps: int = 10,
-        step_size: float | None = None,
-        bn_eval: bool = True,
-        seed: int = 0,
-        clamp: tuple[float, float] | None = (0.0, 1.0),
+        norm: str,
+        steps: int,
+        step_size: float | None,
+        bn_eval: bool,
+        seed: int,
+        clamp: tuple[float, float] | None,
         **natural: Any,
     ) -> None:
         # Madry et al.'s rule when no step size is given: 2.5·ε/steps, so the iterates can cross
@@ -66,7 +66,7 @@ class AdversarialTraining(RobustTraining):
 
     method_name = "at"
 
-    def __init__(self, model: nn.Module, *, random_start: bool = True, **robust: Any) -> None:
+    def __init__(self, model: nn.Module, *, random_start: bool, **robust: Any) -> None:
         super().__init__(model, **robust)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,7 +84,7 @@ class Trades(RobustTraining):
 
     method_name = "trades"
 
-    def __init__(self, model: nn.Module, *, beta: float = 6.0, **robust: Any) -> None:
+    def __init__(self, model: nn.Module, *, beta: float, **robust: Any) -> None:
         if beta < 0:
             raise ConfigError(f"method.beta must be >= 0, got {beta}")
         super().__init__(model, **robust)

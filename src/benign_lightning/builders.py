@@ -1,0 +1,115 @@
+"""The run's objects from the config: datamodule, model spec, method (with its optimizer and
+schedule) and the evaluation attack's arguments. One place, so the CLI, ``run`` from Python and the
+SLURM launcher's checks build the same things from the same keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from hydra.errors import InstantiationException
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from benign_lightning.data.base import LabelNoiseDataModule
+from benign_lightning.errors import ConfigError
+from benign_lightning.methods import NaturalTraining
+from benign_lightning.models import build_model
+
+# Keys of the attack group that are not arguments of ``attacks.pgd``.
+_ATTACK_EVAL_KEYS = ("eps", "eval_eps", "batch_size")
+# Keys of a method config that belong to the data, not to the method's constructor.
+_METHOD_DATA_KEYS = ("label_set",)
+
+
+def attack_kwargs(attack_cfg: DictConfig) -> dict[str, Any]:
+    """The ``pgd`` keyword arguments of the ``attack`` config group."""
+    kwargs = OmegaConf.to_container(attack_cfg, resolve=True)
+    for key in _ATTACK_EVAL_KEYS:
+        kwargs.pop(key, None)
+    if kwargs.get("clamp") is not None:
+        kwargs["clamp"] = tuple(kwargs["clamp"])
+    return kwargs
+
+
+def _instantiate(node: Any, what: str, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate``; a ConfigError raised by the target is passed on as it is, and a
+    target that does not take the config's keys is a ConfigError naming the group."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as e:
+        if isinstance(e.__cause__, ConfigError):
+            raise e.__cause__ from None
+        raise ConfigError(f"{what}: {e.__cause__ or e}") from None
+
+
+def build_datamodule(cfg: DictConfig) -> LabelNoiseDataModule:
+    return _instantiate(cfg.data, "data")  # its __init__ checks the dataset's own settings
+
+
+def model_spec(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> dict[str, Any]:
+    """What ``build_model`` needs; it is stored in checkpoints so ``load_model`` can rebuild it."""
+    return {
+        "name": cfg.arch,
+        "num_classes": datamodule.num_classes,
+        "in_shape": list(datamodule.in_shape),
+        "mean": list(datamodule.mean) if datamodule.mean else None,
+        "std": list(datamodule.std) if datamodule.std else None,
+        "coarse_of_fine": list(datamodule.coarse_of_fine) if datamodule.fine2coarse else None,
+        **OmegaConf.to_container(cfg.model.kwargs, resolve=True),
+    }
+
+
+def optimizer_factory(cfg: DictConfig):
+    """``optimizer`` as a callable of the parameters (a ``functools.partial`` of its ``_target_``),
+    checked now against a dummy parameter so a key the class does not take fails before training."""
+    factory = _instantiate(cfg.optimizer, f"optimizer ({cfg.optimizer.get('_target_')})")
+    try:
+        factory([torch.nn.Parameter(torch.zeros(1))])
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"optimizer ({cfg.optimizer._target_}): {e}") from None
+    return factory
+
+
+def scheduler_factory(cfg: DictConfig) -> tuple[Any, str]:
+    """``scheduler`` as a callable of the optimizer, and when Lightning steps it; ``(None, 'epoch')``
+    for ``scheduler=none``."""
+    node = cfg.get("scheduler")
+    if not node or "_target_" not in node:
+        return None, "epoch"
+    node = OmegaConf.to_container(node, resolve=True)
+    interval = node.pop("interval", "epoch")  # Lightning's, not the scheduler class's
+    return _instantiate(node, f"scheduler ({node['_target_']})"), interval
+
+
+def check_optimization(cfg: DictConfig) -> None:
+    """Build the optimizer and the schedule once on a dummy parameter: a key their classes do not
+    take, or a value they refuse, is a ConfigError before any data loads."""
+    optimizer = optimizer_factory(cfg)([torch.nn.Parameter(torch.zeros(1))])
+    scheduler, _ = scheduler_factory(cfg)
+    if scheduler is None:
+        return
+    steps = {"total_steps": 1} if getattr(scheduler, "keywords", {}).get("total_steps", 0) is None else {}
+    try:
+        scheduler(optimizer, **steps)
+    except (TypeError, ValueError, KeyError) as e:
+        raise ConfigError(f"scheduler ({cfg.scheduler._target_}): {e}") from None
+
+
+def build_method(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> NaturalTraining:
+    """The LightningModule named by ``method._target_``, with its model, optimizer and schedule. Its
+    arguments are plain Python (no DictConfig lands in its hyper-parameters, so checkpoints load
+    with ``weights_only=True``)."""
+    kwargs = OmegaConf.to_container(cfg.method, resolve=True)
+    for key in _METHOD_DATA_KEYS:
+        kwargs.pop(key, None)
+    method_cls = get_class(kwargs.pop("_target_"))
+    spec = model_spec(cfg, datamodule)
+    scheduler, interval = scheduler_factory(cfg)
+    try:
+        return method_cls(
+            build_model(**spec), model_spec=spec, optimizer=optimizer_factory(cfg), scheduler=scheduler,
+            scheduler_interval=interval, **kwargs,
+        )  # fmt: skip
+    except TypeError as e:
+        raise ConfigError(f"method config {kwargs} does not fit {method_cls.__name__}: {e}") from None

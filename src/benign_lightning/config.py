@@ -1,0 +1,334 @@
+"""The config's schema and the checks that cannot be typed, in one place.
+
+``validate(cfg)`` is what the CLI, ``run`` and the SLURM launcher call before anything is computed
+or written. It checks, in order:
+
+1. the **schema** (``SCHEMA``): the type and range of every key a user sets, declared once as a
+   table of key → rule. A bad value is reported as ``<key>=<value>: <what is allowed>``. Keys a
+   config does not have (``data.sigma2`` outside toy-MNIST) are skipped.
+2. the **combinations** (``check_combinations``): rules between keys, such as "early stopping needs a
+   held-out split" or "this label set needs that method".
+3. the **datamodule**: instantiating it checks the dataset's own settings; its files are checked
+   unless ``check_data=False`` (the SLURM launcher's host may not see the compute nodes' data).
+
+Why a table and not Hydra's structured configs: OmegaConf's dataclass schemas check types but not
+ranges, have no union types (``holdout`` is a fraction or a count, ``memorization`` a bool or
+``auto``), and Hydra reports their errors with its own message and exit status 1 before the app
+runs, where the project's contract is one ``error:`` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
+
+from benign_lightning.attacks import NORMS
+from benign_lightning.data.base import LOADERS, LabelNoiseDataModule
+from benign_lightning.data.cifar import LABEL_SETS
+from benign_lightning.data.imagenet import VARIANTS
+from benign_lightning.data.noise import NOISE_MODES
+from benign_lightning.errors import ConfigError
+from benign_lightning.methods.natural import SCHEDULER_INTERVALS
+from benign_lightning.models import MODELS
+
+log = logging.getLogger(__name__)
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one key may hold: a test and the words that say what is allowed."""
+
+    allowed: str
+    test: Callable[[Any], bool]
+
+    def __or__(self, other: Rule) -> Rule:
+        return Rule(f"{self.allowed}, or {other.allowed}", lambda v: self.test(v) or other.test(v))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+
+
+def integer(minimum: int | None = None) -> Rule:
+    words = "an integer" if minimum is None else f"an integer >= {minimum}"
+    return Rule(words, lambda v: _is_int(v) and (minimum is None or v >= minimum))
+
+
+def number(low: float | None = None, high: float | None = None, *, open_low: bool = False,
+           open_high: bool = False) -> Rule:  # fmt: skip
+    if low is not None and high is not None:
+        words = f"a number in {'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
+    elif low is not None:
+        words = f"a number {'>' if open_low else '>='} {low:g}"
+    else:
+        words = "a number"
+
+    def test(v: Any) -> bool:
+        if not _is_number(v):
+            return False
+        if low is not None and (v <= low if open_low else v < low):
+            return False
+        return high is None or (v < high if open_high else v <= high)
+
+    return Rule(words, test)
+
+
+def one_of(*choices: Any) -> Rule:
+    shown = ", ".join(str(c).lower() if isinstance(c, bool) else str(c) for c in choices)
+    return Rule(f"one of {shown}", lambda v: any(v is c if isinstance(c, bool) else v == c for c in choices))
+
+
+def list_of(rule: Rule, *, non_empty: bool = False) -> Rule:
+    item = rule.allowed.removeprefix("a ").removeprefix("an ")
+    words = f"a {'non-empty ' if non_empty else ''}list of {item}s"
+
+    def test(v: Any) -> bool:
+        return isinstance(v, list | tuple) and (len(v) > 0 or not non_empty) and all(map(rule.test, v))
+
+    return Rule(words, test)
+
+
+def _is_pair_in(v: Any, low: float, high: float) -> bool:
+    return isinstance(v, list | tuple) and len(v) == 2 and all(_is_number(b) and low <= b < high for b in v)
+
+
+def _is_range(v: Any) -> bool:
+    return isinstance(v, list | tuple) and len(v) == 2 and all(map(_is_number, v)) and v[0] < v[1]
+
+
+BOOL = one_of(True, False)
+NULL = Rule("null", lambda v: v is None)
+AUTO = one_of(True, False, "auto")
+FRACTION_OR_COUNT = Rule(
+    "a fraction in [0, 1) or a whole number of examples",
+    lambda v: _is_number(v) and (0 <= v < 1 or (v >= 1 and float(v).is_integer())),
+)
+
+# Every key a user sets, with what it may hold. A key absent from the composed config is skipped.
+SCHEMA: dict[str, Rule] = {
+    "seed": integer(0),
+    "data_seed": integer(0),
+    "eta": number(0, 1),
+    "eps": number(0),
+    "arch": one_of(*sorted(MODELS)),
+    "resume": BOOL,
+    "flush_denormal": BOOL,
+    "memorization": AUTO,
+    "figures": AUTO,
+    "stop_at_zero_train_err": BOOL,
+    "progress": one_of("auto", "bar", "epoch", "none"),
+    "train_attack.steps": integer(1),
+    "train_attack.step_size": NULL | number(0, open_low=True),
+    "train_attack.random_start": BOOL,
+    "train_attack.bn_eval": BOOL,
+    "early_stopping.enabled": BOOL,
+    "early_stopping.patience": integer(1),
+    "early_stopping.min_delta": number(0),
+    "early_stopping.steps": NULL | integer(1),
+    "early_stopping.restore_best": BOOL,
+    "attack.norm": one_of(*NORMS),
+    "attack.steps": integer(1),
+    "attack.step_size": number(0, open_low=True),
+    "attack.random_start": BOOL,
+    "attack.restarts": integer(1),
+    "attack.early_stop": BOOL,
+    "attack.clamp": NULL | Rule("a pair [low, high] with low < high", _is_range),
+    "attack.eval_eps": list_of(number(0), non_empty=True),
+    "attack.batch_size": integer(1),
+    "data.eta": number(0, 1),
+    "data.noise_mode": one_of(*NOISE_MODES),
+    "data.batch_size": integer(1),
+    "data.eval_batch_size": integer(1),
+    "data.train_subset": NULL | integer(1),
+    "data.test_subset": NULL | integer(1),
+    "data.holdout": FRACTION_OR_COUNT,
+    "data.download": BOOL,
+    "data.augment": BOOL,
+    "data.loader": one_of(*LOADERS),
+    "data.num_workers": integer(0),
+    "data.sigma2": number(0),
+    "data.n_train": integer(1),
+    "data.n_test": integer(1),
+    "data.clip": BOOL,
+    "data.label_set": one_of(*LABEL_SETS),
+    "data.variant": one_of(*VARIANTS),
+    "recipe.lr": number(0, open_low=True),
+    "recipe.momentum": number(0, 1, open_high=True),
+    "recipe.weight_decay": number(0),
+    "recipe.milestones": list_of(integer(1)),
+    "recipe.gamma": number(0, open_low=True),
+    "optimizer.lr": number(0, open_low=True),
+    "optimizer.momentum": number(0, 1, open_high=True),
+    "optimizer.weight_decay": number(0),
+    "optimizer.nesterov": BOOL,
+    "optimizer.betas": Rule("a pair of numbers in [0, 1)", lambda v: _is_pair_in(v, 0, 1)),
+    "scheduler.milestones": list_of(integer(1)),
+    "scheduler.gamma": number(0, open_low=True),
+    "scheduler.T_max": integer(1),
+    "scheduler.eta_min": number(0),
+    "scheduler.total_steps": NULL | integer(1),
+    "scheduler.pct_start": number(0, 1, open_low=True, open_high=True),
+    "scheduler.interval": one_of(*SCHEDULER_INTERVALS),
+    "method.beta": number(0),
+    "trainer.max_epochs": integer(1) | one_of(-1),
+    "trainer.min_epochs": NULL | integer(0),
+    "trainer.num_nodes": integer(1),
+    "trainer.devices": integer(1) | one_of(-1, "auto") | list_of(integer(0), non_empty=True),
+    "trainer.accelerator": one_of("auto", "cpu", "gpu", "cuda", "mps", "tpu"),
+    "trainer.precision": one_of(
+        "32-true", "32", 32, "16-mixed", "bf16-mixed", "bf16-true", "16-true", "64-true"
+    ),
+    "trainer.limit_train_batches": NULL | integer(1) | number(0, 1, open_low=True),
+    "trainer.overfit_batches": integer(0) | number(0, 1),
+    "trainer.log_every_n_steps": integer(1),
+    "trainer.deterministic": BOOL | one_of("warn"),
+    "trainer.fast_dev_run": BOOL | integer(1),
+    "trainer.enable_progress_bar": BOOL,
+}
+
+
+def _show(value: Any) -> str:
+    """A value as a user would type it on the command line."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_show(v) for v in value) + "]"
+    return str(value)
+
+
+def resolved(cfg: DictConfig) -> dict[str, Any]:
+    """The config as plain Python, every interpolation resolved; a missing or unresolvable value
+    is a ConfigError that names its key."""
+    try:
+        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as e:
+        key = e.full_key
+        hint = "set it on the command line" + (" (or choose a recipe=NAME)" if key == "arch" else "")
+        raise ConfigError(f"{key}=???: a value is required; {hint}") from None
+    except InterpolationResolutionError as e:
+        raise ConfigError(f"{e.full_key}: {e.msg}") from None
+
+
+def _select(tree: dict[str, Any], key: str) -> Any:
+    node: Any = tree
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def check_schema(
+    values: dict[str, Any], cfg: DictConfig | None = None, schema: dict[str, Rule] = SCHEMA
+) -> None:
+    """Raise a ConfigError for the first key whose value breaks its rule. With ``cfg`` (the
+    unresolved config), a value that came through an interpolation says where it came from."""
+    for key, rule in schema.items():
+        value = _select(values, key)
+        if value is not _MISSING and not rule.test(value):
+            source = _interpolation(cfg, key) if cfg is not None else None
+            via = f" (from {source})" if source else ""
+            raise ConfigError(f"{key}={_show(value)}{via}: must be {rule.allowed}")
+
+
+def _interpolation(cfg: DictConfig, key: str) -> str | None:
+    """The interpolation ``key`` holds in ``cfg`` (e.g. ``${trainer.max_epochs}``), if it holds one."""
+    parent_key, _, leaf = key.rpartition(".")
+    parent = OmegaConf.select(cfg, parent_key) if parent_key else cfg
+    if isinstance(parent, DictConfig) and leaf in parent and OmegaConf.is_interpolation(parent, leaf):
+        return str(parent._get_node(leaf)._value())
+    return None
+
+
+def check_combinations(values: dict[str, Any]) -> None:
+    """The rules between keys (each names the keys involved and what to set)."""
+    stopping = values["early_stopping"]
+    if stopping["enabled"] and not values["data"].get("holdout"):
+        raise ConfigError(
+            "early_stopping.enabled=true needs a held-out split: set data.holdout to a fraction "
+            "(e.g. data.holdout=0.1) or a number of training examples"
+        )
+    label_set = values["data"].get("label_set")
+    method = values["method"]["_target_"].rsplit(".", 1)[-1]
+    if label_set == "fine2coarse" and method != "Fine2CoarseTraining":
+        raise ConfigError(
+            f"data.label_set=fine2coarse trains on fine labels and evaluates on coarse ones: it needs "
+            f"method=fine2coarse (the method is {method})"
+        )
+    if method == "Fine2CoarseTraining" and label_set != "fine2coarse":
+        raise ConfigError(
+            f"method=fine2coarse needs data.label_set=fine2coarse (got {_show(label_set)}): a dataset "
+            "with fine and coarse labels, as in +experiment=fine2coarse_cifar100"
+        )
+    _warn_unreachable_eps(values)
+
+
+def _warn_unreachable_eps(values: dict[str, Any]) -> None:
+    attack = values["attack"]
+    all_eps = [values["eps"], *attack["eval_eps"]]
+    reach = attack["steps"] * attack["step_size"]
+    if attack["norm"] == "linf" and not attack["random_start"] and max(all_eps) > reach:
+        # A sign step moves each pixel by step_size, so from x the attack cannot leave the
+        # reach-ball: errors at larger eps are those at eps = reach (e.g. App. D.1's 20 x 0.01).
+        log.warning(
+            "attack.steps * attack.step_size = %g is below the largest eps (%g): PGD cannot use the "
+            "budget beyond %g. Raise attack.steps or attack.step_size to attack the full ball.",
+            reach, max(all_eps), reach,
+        )  # fmt: skip
+
+
+def validate(cfg: DictConfig, check_data: bool = True) -> LabelNoiseDataModule:
+    """Check everything a user can get wrong, before any compute or any file is written; return the
+    datamodule (instantiated, not yet set up)."""
+    from benign_lightning.builders import build_datamodule, check_optimization
+
+    values = resolved(cfg)
+    check_schema(values, cfg)
+    check_combinations(values)
+    check_optimization(cfg)
+    datamodule = build_datamodule(cfg)
+    if check_data:
+        datamodule.check_available()
+    return datamodule
+
+
+def recipe_summary(cfg: DictConfig) -> str:
+    """One line saying which recipe a run uses, and what it came to after the overrides."""
+    values = resolved(cfg)
+    recipe = values.get("recipe") or {}
+    opt = dict(values["optimizer"])
+    opt_name = opt.pop("_target_").rsplit(".", 1)[-1]
+    opt.pop("_partial_", None)
+    sched = dict(values.get("scheduler") or {})
+    if sched:
+        sched_name = sched.pop("_target_").rsplit(".", 1)[-1]
+        sched.pop("_partial_", None)
+        sched.pop("interval", None)
+        schedule = f"{sched_name}({_kwargs(sched)})"
+    else:
+        schedule = "constant lr"
+    epochs = values["trainer"]["max_epochs"]
+    eps_grid = ", ".join(f"{e:.4g}" for e in values["attack"]["eval_eps"])
+    return (
+        f"recipe {recipe.get('name', '?')} ({recipe.get('about', 'no description')}): "
+        f"{values['arch']}, {opt_name}({_kwargs(opt)}), {schedule}, {epochs} epochs, "
+        f"{values['attack']['norm']} eps={values['eps']:.4g} over [{eps_grid}]"
+    )
+
+
+def _kwargs(kwargs: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={_show(v) if not isinstance(v, float) else f'{v:g}'}" for k, v in kwargs.items())

@@ -112,6 +112,22 @@ def test_job_sizes_slurm_cannot_allocate_are_refused(tmp_path, main_in_process):
     assert not (tmp_path / "sweep" / ".submitit").exists()
 
 
+def test_a_submission_sbatch_refuses_is_one_error_with_the_key_to_set(tmp_path, main_in_process):
+    """The local cluster has no GPUs, so without trainer.accelerator=cpu sbatch refuses the GPU
+    request; it has no partition "nope" either."""
+    gpu_launch = [o for o in LAUNCH if o != "trainer.accelerator=cpu"]
+    for overrides, message, hint in [
+        ([], "sbatch refused the sweep: Invalid generic resource (gres) specification",
+         "set trainer.accelerator=cpu for a CPU job"),
+        (["trainer.accelerator=cpu", "hydra.launcher.partition=nope"],
+         "sbatch refused the sweep: invalid partition specified: nope", "Set hydra.launcher.partition="),
+    ]:  # fmt: skip
+        code, _, stderr = main_in_process("-m", *gpu_launch, *overrides, "hydra.sweep.dir=sweep")
+        errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+        assert code == 2 and len(errors) == 1 and "Traceback" not in stderr, stderr[-2000:]
+        assert message in errors[0] and hint in errors[0]
+
+
 def _poll(check, timeout: float, what: str):
     """``check()``'s first truthy value, tried every 0.2 s for ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from benign_lightning.attacks import NORMS
@@ -212,9 +212,14 @@ def _show(value: Any) -> str:
 
 def resolved(cfg: DictConfig) -> dict[str, Any]:
     """The config as plain Python, every interpolation resolved; a missing or unresolvable value
-    is a ConfigError that names its key."""
+    is a ConfigError that names its key. A ``hydra`` node (the SLURM launcher checks configs that
+    carry it, before Hydra has filled in the job's own values) is left out."""
     try:
-        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        return {
+            key: OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
+            if isinstance(node := cfg[key], DictConfig | ListConfig) else node
+            for key in cfg if key != "hydra"
+        }  # fmt: skip
     except MissingMandatoryValue as e:
         key = e.full_key
         hint = "set it on the command line" + (" (or choose a recipe=NAME)" if key == "arch" else "")

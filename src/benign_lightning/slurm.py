@@ -65,6 +65,30 @@ def check_job(cfg: DictConfig, params: dict[str, Any]) -> None:
         raise ConfigError(f"job '{overrides}': {e}") from None
 
 
+# sbatch's refusals (its message, lower case) and the launcher key that answers each.
+SBATCH_HINTS = (
+    ("generic resource", "The cluster (or this partition) has no GPUs of that kind: set "
+                         "trainer.accelerator=cpu for a CPU job, or hydra.launcher.partition=<a GPU "
+                         "partition>"),
+    ("invalid partition", "Set hydra.launcher.partition=<a partition sinfo lists> (or "
+                          "$BENIGN_SLURM_PARTITION)"),
+    ("time limit", "Lower hydra.launcher.timeout_min to the partition's limit (sinfo shows it)"),
+    ("account", "Set hydra.launcher.account=<your account> (or $BENIGN_SLURM_ACCOUNT)"),
+    ("qos", "Set hydra.launcher.qos=<a QOS you may use>"),
+    ("memory", "Lower hydra.launcher.mem_per_cpu or hydra.launcher.cpus_per_task"),
+    ("node configuration", "The job asks for more than a node has: lower hydra.launcher.cpus_per_task, "
+                           "hydra.launcher.mem_per_cpu or trainer.devices"),
+)  # fmt: skip
+
+
+def sbatch_refusal(stderr: str) -> str:
+    """The error line for a sweep sbatch refused: its own words, then the key to set."""
+    lines = [line.strip().removeprefix("sbatch: error: ") for line in stderr.splitlines()]
+    message = "; ".join(line for line in lines if line) or "no message"
+    hint = next((h for needle, h in SBATCH_HINTS if needle in message.lower()), None)
+    return f"sbatch refused the sweep: {message}" + (f". {hint}" if hint else "")
+
+
 def under_submitit() -> bool:
     """True in a job started by submitit (its sbatch script exports SUBMITIT_EXECUTOR)."""
     return bool(os.environ.get("SUBMITIT_EXECUTOR"))

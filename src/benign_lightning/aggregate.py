@@ -31,7 +31,10 @@ from typing import Any
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from benign_lightning.io import atomic_savefig, atomic_write_text
+from benign_lightning.figures import Curve
+from benign_lightning.figures import plot_adv_err_vs_eps as plot_adv_err_vs_eps_figure
+from benign_lightning.figures import plot_err_vs_eta as plot_err_vs_eta_figure
+from benign_lightning.io import atomic_write_text
 
 METRICS = (
     "natural_err", "adv_err", "train_err", "noisy_fit", "noise_detect_precision", "noise_detect_recall",
@@ -148,64 +151,46 @@ def _lines(jobs: list[Job], group_keys: list[str]) -> dict[str, list[Job]]:
     return dict(lines)
 
 
-def plot_err_vs_eta(jobs: list[Job], group_keys: list[str], path: Path) -> Path | None:
-    import matplotlib.pyplot as plt
+BAND_LABEL = "error (mean over seeds, 95% band)"
 
+
+def _curve(label: str, by_x: dict[float, list[float]]) -> Curve:
+    """Mean and 95% band over the seeds at each x."""
+    xs = sorted(by_x)
+    stats = [_mean_ci(by_x[x]) for x in xs]
+    return Curve(label, xs, [m for m, _ in stats], [h for _, h in stats])
+
+
+def plot_err_vs_eta(jobs: list[Job], group_keys: list[str], path: Path) -> Path | None:
     done = [j for j in jobs if j.status == "complete"]
     if len({j.results["eta"] for j in done}) < 2:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    curves: dict[str, list[Curve]] = {"adv_err": [], "natural_err": []}
     for label, members in sorted(_lines(done, group_keys).items()):
-        for ax, metric in zip(axes, ("adv_err", "natural_err"), strict=True):
+        for metric, lines in curves.items():
             by_eta: dict[float, list[float]] = defaultdict(list)
             for j in members:
                 by_eta[j.results["eta"]].append(j.results[metric])
-            etas = sorted(by_eta)
-            stats = [_mean_ci(by_eta[e]) for e in etas]
-            means = [m for m, _ in stats]
-            ax.plot(etas, means, marker="o", label=label)
-            ax.fill_between(etas, [m - h for m, h in stats], [m + h for m, h in stats], alpha=0.2)
-    for ax, title in zip(axes, ("adversarial error", "natural test error"), strict=True):
-        ax.set_xlabel("label noise η")
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("error (mean over seeds, 95% band)")
-    axes[0].legend(fontsize=7)
-    atomic_savefig(fig, path)
-    plt.close(fig)
-    return path
+            lines.append(_curve(label, by_eta))
+    return plot_err_vs_eta_figure(curves["adv_err"], curves["natural_err"], path, BAND_LABEL)
 
 
 def plot_adv_err_vs_eps(jobs: list[Job], group_keys: list[str], path: Path) -> Path | None:
-    import matplotlib.pyplot as plt
-
     done = [j for j in jobs if j.status == "complete" and len(j.results.get("adv_err_by_eps", {})) > 1]
     if not done:
         return None
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    curves = []
     for label, members in sorted(_lines(done, group_keys).items()):
         by_eps: dict[float, list[float]] = defaultdict(list)
         for j in members:
             for e, err in j.results["adv_err_by_eps"].items():
                 by_eps[float(e)].append(err)
-        grid = sorted(by_eps)
-        stats = [_mean_ci(by_eps[e]) for e in grid]
-        ax.plot(grid, [m for m, _ in stats], marker="o", label=label)
-        ax.fill_between(grid, [m - h for m, h in stats], [m + h for m, h in stats], alpha=0.2)
-    ax.set_xlabel("ε")
-    ax.set_ylabel("adversarial error (mean over seeds, 95% band)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    atomic_savefig(fig, path)
-    plt.close(fig)
-    return path
+        curves.append(_curve(label, by_eps))
+    return plot_adv_err_vs_eps_figure(curves, path, ylabel="adversarial " + BAND_LABEL)
 
 
 def aggregate(sweep_dir: str | Path, by: list[str] | None = None) -> dict[str, Any]:
     """Write ``summary.csv`` and the figures; return what was found (also printed by the CLI)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise FileNotFoundError(f"{sweep_dir} is not a folder")

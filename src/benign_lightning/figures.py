@@ -1,7 +1,10 @@
-"""One run's own figures, in ``<run_dir>/figures/``; W&B shows them as images (``figures`` key)."""
+"""Every figure the project draws, in one place: a run's own (``<run_dir>/figures/``, which W&B
+shows as images) and a sweep's (``aggregate``), so the two draw ε and η curves alike."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +20,57 @@ def _title(results: dict[str, Any]) -> str:
     return f"{results.get('name')}: {results.get('method')}, {results.get('arch')}, eta={results.get('eta')}"
 
 
-def plot_adv_err_vs_eps(results: dict[str, Any], path: Path) -> Path:
-    """Adversarial test error against ε (Figures 2b, 9b); at ε = 0 it is the natural error."""
-    from matplotlib.figure import Figure
+@dataclass
+class Curve:
+    """One line of a figure: values at x, and optionally the half-width of a band around them."""
 
+    label: str
+    x: Sequence[float]
+    y: Sequence[float]
+    band: Sequence[float] | None = None
+
+
+def _draw(ax, curves: Sequence[Curve], xlabel: str, ylabel: str, title: str | None = None) -> None:
+    for curve in curves:
+        ax.plot(curve.x, curve.y, marker="o", label=curve.label or None)
+        if curve.band is not None and any(curve.band):
+            low = [m - h for m, h in zip(curve.y, curve.band, strict=True)]
+            high = [m + h for m, h in zip(curve.y, curve.band, strict=True)]
+            ax.fill_between(curve.x, low, high, alpha=0.2)
+    ax.set(xlabel=xlabel, ylabel=ylabel, ylim=(-0.02, 1.02))
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if any(c.label for c in curves):
+        ax.legend(fontsize=7)
+
+
+def run_eps_curve(results: dict[str, Any]) -> Curve:
+    """A run's adversarial error against ε; at ε = 0 it is the natural error."""
     curve = adv_err_curve(results)
     if curve[0][0] > 0:
         curve.insert(0, (0.0, results["natural_err"]))
-    fig = Figure(figsize=(5, 3.6))
-    ax = fig.subplots()
-    ax.plot(*zip(*curve, strict=True), marker="o")
-    ax.set(xlabel="eps", ylabel="adversarial test error", ylim=(-0.02, 1.02), title=_title(results))
-    ax.grid(alpha=0.3)
+    return Curve("", *zip(*curve, strict=True))
+
+
+def plot_adv_err_vs_eps(curves: Sequence[Curve], path: Path, title: str | None = None,
+                        ylabel: str = "adversarial test error") -> Path:  # fmt: skip
+    """Adversarial test error against ε (Figures 2b, 9b, 9c), one line per curve."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.5, 4))
+    _draw(fig.subplots(), curves, "ε", ylabel, title)
+    return atomic_savefig(fig, path)
+
+
+def plot_err_vs_eta(adversarial: Sequence[Curve], natural: Sequence[Curve], path: Path, ylabel: str) -> Path:
+    """Adversarial and natural test error against the label-noise rate η, side by side (Figure 2)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4))
+    left, right = fig.subplots(1, 2, sharey=True)
+    _draw(left, adversarial, "label noise η", ylabel, "adversarial error")
+    _draw(right, natural, "label noise η", "", "natural test error")
     return atomic_savefig(fig, path)
 
 
@@ -51,7 +93,11 @@ def plot_memorization(memorization: dict[str, np.ndarray], results: dict[str, An
 def write_run_figures(run_dir: str | Path, results: dict[str, Any]) -> dict[str, Path]:
     """The figures of a finished run, by W&B key."""
     out = Path(run_dir) / FIGURES_DIR
-    figures = {"figures/adv_err_vs_eps": plot_adv_err_vs_eps(results, out / "adv_err_vs_eps.png")}
+    figures = {
+        "figures/adv_err_vs_eps": plot_adv_err_vs_eps(
+            [run_eps_curve(results)], out / "adv_err_vs_eps.png", title=_title(results)
+        )
+    }
     memorization_file = Path(run_dir) / "memorization.npz"
     if memorization_file.exists():
         with np.load(memorization_file) as memorization:

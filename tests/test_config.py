@@ -106,7 +106,8 @@ BAD_VALUES = [
     (["trainer.precision=8"], "trainer.precision=8: must be one of 32-true"),
     (["scheduler=cosine", "trainer.max_epochs=-1"], "scheduler.T_max=-1 (from ${trainer.max_epochs})"),
     (["early_stopping.enabled=true"], "early_stopping.enabled=true needs a held-out split: set data.holdout"),
-    (["optimizer=adam", "+optimizer.momentum=0.9"], "unexpected keyword argument 'momentum'"),
+    (["optimizer=adam", "+optimizer.momentum=0.9"], "optimizer.momentum=0.9: torch.optim.Adam takes no such"),
+    (["scheduler=cosine", "+scheduler.milestones=[5]"], "scheduler.milestones=[5]: torch.optim.lr_scheduler"),
     (["data=cifar100", "data.label_set=fine2coarse"], "data.label_set=fine2coarse trains on fine labels"),
     (["+experiment=mnist_noise", "data.data_dir=nowhere"], "MNIST not found"),
 ]

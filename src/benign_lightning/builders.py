@@ -4,6 +4,7 @@ SLURM launcher's checks build the same things from the same keys."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -30,6 +31,22 @@ def attack_kwargs(attack_cfg: DictConfig) -> dict[str, Any]:
     if kwargs.get("clamp") is not None:
         kwargs["clamp"] = tuple(kwargs["clamp"])
     return kwargs
+
+
+def _check_arguments(node: dict[str, Any], group: str) -> None:
+    """Every key of an optimizer or scheduler node must be an argument of its ``_target_`` (a class
+    called with keywords), so a stray key is named before anything is built."""
+    target = get_class(node["_target_"])
+    params = inspect.signature(target).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    takes = [name for name in params if name not in ("self", "params", "optimizer")]
+    for key, value in node.items():
+        if not key.startswith("_") and key not in params:
+            raise ConfigError(
+                f"{group}.{key}={value}: {node['_target_']} takes no such argument; it takes "
+                f"{', '.join(takes)}"
+            )
 
 
 def _instantiate(node: Any, what: str, **kwargs: Any) -> Any:
@@ -63,6 +80,7 @@ def model_spec(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> dict[str, A
 def optimizer_factory(cfg: DictConfig):
     """``optimizer`` as a callable of the parameters (a ``functools.partial`` of its ``_target_``),
     checked now against a dummy parameter so a key the class does not take fails before training."""
+    _check_arguments(OmegaConf.to_container(cfg.optimizer, resolve=True), "optimizer")
     factory = _instantiate(cfg.optimizer, f"optimizer ({cfg.optimizer.get('_target_')})")
     try:
         factory([torch.nn.Parameter(torch.zeros(1))])
@@ -79,6 +97,7 @@ def scheduler_factory(cfg: DictConfig) -> tuple[Any, str]:
         return None, "epoch"
     node = OmegaConf.to_container(node, resolve=True)
     interval = node.pop("interval", "epoch")  # Lightning's, not the scheduler class's
+    _check_arguments(node, "scheduler")
     return _instantiate(node, f"scheduler ({node['_target_']})"), interval
 
 

@@ -86,7 +86,8 @@ def number(low: float | None = None, high: float | None = None, *, open_low: boo
 
 
 def one_of(*choices: Any) -> Rule:
-    shown = ", ".join(str(c).lower() if isinstance(c, bool) else str(c) for c in choices)
+    words = dict.fromkeys(str(c).lower() if isinstance(c, bool) else str(c) for c in choices)  # 32 == "32"
+    shown = ", ".join(words)
     return Rule(f"one of {shown}", lambda v: any(v is c if isinstance(c, bool) else v == c for c in choices))
 
 

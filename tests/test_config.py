@@ -110,6 +110,13 @@ BAD_VALUES = [
     (["scheduler=cosine", "+scheduler.milestones=[5]"], "scheduler.milestones=[5]: torch.optim.lr_scheduler"),
     (["data=cifar100", "data.label_set=fine2coarse"], "data.label_set=fine2coarse trains on fine labels"),
     (["+experiment=mnist_noise", "data.data_dir=nowhere"], "MNIST not found"),
+    # Keys and options the config does not have, and sweeps: all refused before Hydra starts a job.
+    (["data.sigma=0.3"], "data.sigma=0.3: the config has no key data.sigma; a new key is added with +data."),
+    (["+eta=1"], "+eta=1: eta is already in the config; set it without the +"),
+    (["optimizer=rmsprop"], "optimizer=rmsprop: must be one of adam, adamw, sgd"),
+    (["-m", "eta=0,1.5"], "eta=1.5: must be a number in [0, 1]"),
+    (["-m", "seed=0,1", "optimizer=sgd,rmsprop"], "optimizer=rmsprop: must be one of adam, adamw, sgd"),
+    (["eta=[0"], "eta=[0: cannot be parsed (no viable alternative at input '[0')"),
 ]
 
 

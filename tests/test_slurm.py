@@ -92,9 +92,12 @@ def _queued() -> set[str]:
 
 def test_bad_job_is_reported_before_anything_is_queued(tmp_path):
     before = _queued()
-    proc = run_cli("-m", *LAUNCH, "eta=0.1,1.5", "hydra.sweep.dir=sweep", cwd=tmp_path, timeout=120)
+    # Each value alone is fine (the command line's check passes it); one job's combination is not.
+    proc = run_cli("-m", *LAUNCH, "early_stopping.enabled=false,true", "data.holdout=0.1,0",
+                   "hydra.sweep.dir=sweep", cwd=tmp_path, timeout=120)  # fmt: skip
     assert proc.returncode == 2
-    assert "error: job '" in proc.stderr and "eta=1.5" in proc.stderr and "[0, 1]" in proc.stderr
+    assert "error: job '" in proc.stderr and "early_stopping.enabled=True data.holdout=0'" in proc.stderr
+    assert "needs a held-out split" in proc.stderr
     assert not (tmp_path / "sweep" / ".submitit").exists()
     assert _queued() <= before  # nothing new (a previous test's job may have left meanwhile)
 

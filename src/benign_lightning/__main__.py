@@ -128,8 +128,23 @@ def _multirun_flag_first(argv: list[str]) -> list[str]:
     return argv[:1] + flags[:1] + rest
 
 
+# Hydra's own command-line flags; with any of them the command line is left to Hydra alone.
+_HYDRA_FLAGS = ("--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "--resolve", "--package", "-p",
+                "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--shell-completion",
+                "-sc", "--experimental-rerun", "--version")  # fmt: skip
+
+
 def main() -> None:
     sys.argv = _multirun_flag_first(sys.argv)
+    args = [a for a in sys.argv[1:] if a not in ("-m", "--multirun")]
+    if not any(a.split("=", 1)[0] in _HYDRA_FLAGS for a in args):
+        from benign_lightning.config import check_command_line
+
+        try:
+            check_command_line(args)  # every key, option and value, before Hydra starts
+        except ConfigError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
     app()
 
 

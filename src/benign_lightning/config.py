@@ -260,8 +260,9 @@ def _interpolation(cfg: DictConfig, key: str) -> str | None:
     return None
 
 
-def check_combinations(values: dict[str, Any]) -> None:
-    """The rules between keys (each names the keys involved and what to set)."""
+def check_combinations(values: dict[str, Any], warn: bool = True) -> None:
+    """The rules between keys (each names the keys involved and what to set); with ``warn``, the
+    settings that are allowed but weak are warned about."""
     stopping = values["early_stopping"]
     if stopping["enabled"] and not values["data"].get("holdout"):
         raise ConfigError(
@@ -280,7 +281,8 @@ def check_combinations(values: dict[str, Any]) -> None:
             f"method=fine2coarse needs data.label_set=fine2coarse (got {_show(label_set)}): a dataset "
             "with fine and coarse labels, as in +experiment=fine2coarse_cifar100"
         )
-    _warn_unreachable_eps(values)
+    if warn:
+        _warn_unreachable_eps(values)
 
 
 def _warn_unreachable_eps(values: dict[str, Any]) -> None:
@@ -297,19 +299,77 @@ def _warn_unreachable_eps(values: dict[str, Any]) -> None:
         )  # fmt: skip
 
 
-def validate(cfg: DictConfig, check_data: bool = True) -> LabelNoiseDataModule:
+def validate(cfg: DictConfig, check_data: bool = True, warn: bool = True) -> LabelNoiseDataModule:
     """Check everything a user can get wrong, before any compute or any file is written; return the
     datamodule (instantiated, not yet set up)."""
     from benign_lightning.builders import build_datamodule, check_optimization
 
     values = resolved(cfg)
     check_schema(values, cfg)
-    check_combinations(values)
+    check_combinations(values, warn)
     check_optimization(cfg)
     datamodule = build_datamodule(cfg)
     if check_data:
         datamodule.check_available()
     return datamodule
+
+
+def check_command_line(overrides: list[str]) -> None:
+    """Compose and validate the config the command line asks for, before Hydra starts: a key or a
+    group option the config does not have, or a bad value, is one ``error:`` line (a ConfigError)
+    rather than Hydra's exit status 1 after some jobs of a sweep have run. Each value of a swept key
+    is checked, with the other keys at their first value. ``hydra.*`` overrides take part (a
+    ``hydra.searchpath`` adds config options); glob sweeps are left to Hydra."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import ValueType
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as e:
+        given = getattr(e, "override", None) or " ".join(overrides)
+        raise ConfigError(f"{given}: cannot be parsed ({str(e).splitlines()[0]})") from None
+    base, swept = [], []
+    for override in parsed:
+        if override.value_type == ValueType.GLOB_CHOICE_SWEEP:
+            continue
+        if override.is_sweep_override():
+            key = f"{'+' if override.is_add() else ''}{override.get_key_element()}"
+            values = [f"{key}={v}" for v in override.sweep_string_iterator()]
+            base.append(values[0])
+            swept.append((len(base) - 1, values[1:]))
+        else:
+            base.append(override.input_line)
+    jobs = [base] + [base[:i] + [v] + base[i + 1 :] for i, values in swept for v in values]
+    with initialize_config_module("benign_lightning.conf", version_base="1.3"):
+        for job in jobs:
+            try:
+                cfg = compose("config", overrides=job)
+            except HydraException as e:
+                raise ConfigError(_composition_error(e, job)) from None
+            validate(cfg, check_data=False, warn=False)  # the run itself warns
+
+
+def _composition_error(error: Exception, overrides: list[str]) -> str:
+    """Hydra's refusal of an override, as ``<override>: <what is allowed>``."""
+    from hydra.errors import MissingConfigException
+
+    text = str(error)
+    if isinstance(error, MissingConfigException) and error.options is not None and error.missing_cfg_file:
+        group, _, name = error.missing_cfg_file.rpartition("/")
+        options = ", ".join(sorted(error.options))
+        given = next((o for o in overrides if o.lstrip("+~").split("=", 1)[0] == group), None)
+        if given is None:  # chosen through another choice: recipe follows data
+            return f"{group}={name} (it follows another choice): must be one of {options}; set {group}=NAME"
+        return f"{given}: must be one of {options}"
+    for override in overrides:
+        key = override.lstrip("+~").split("=", 1)[0]
+        if f"Could not override '{key}'" in text:
+            return f"{override}: the config has no key {key}; a new key is added with +{override}"
+        if f"An item is already at '{key}'" in text:
+            return f"{override}: {key} is already in the config; set it without the +"
+    return text.splitlines()[0]
 
 
 def recipe_summary(cfg: DictConfig) -> str:

@@ -72,7 +72,7 @@ def test_the_root_holds_no_recipe_and_data_brings_its_own():
     # The default run is still Figure 2a's.
     toy = composed()
     assert (toy.recipe.name, toy.arch, toy.eta, toy.optimizer.lr) == ("toy_mnist", "mlp", 0.1, 0.05)
-    assert toy.stop_at_zero_train_err and toy.trainer.min_epochs == 20 and toy.attack.steps == 400
+    assert toy.stop_at_zero_train_err and toy.trainer.min_epochs == 20 and toy.attack.steps == 100
 
 
 def test_another_optimizer_or_schedule_starts_from_its_own_defaults():

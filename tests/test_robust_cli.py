@@ -11,7 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import QUIET, REPO, make_idx_mnist, read_json, run_cli, run_cli_parallel
+
+from benign_lightning.compare import training_datamodule
+from benign_lightning.results import load_model
 
 # σ² = 0.5, η = 0.2 (flip noise). ε = 0.05: the natural model's adversarial error there is ~0.9;
 # at 0.1 AT from scratch stays a constant classifier on this data (see the note).
@@ -125,6 +129,12 @@ def test_early_stopping_on_heldout_adversarial_error(tmp_path):
     assert np.load(tmp_path / "es" / "noise.npz")["heldout"].sum() == 500
     # The best epoch comes before the model fits the noise.
     assert results["noisy_fit"] < 0.5
+    # load_model gives the weights that were evaluated (best.ckpt), not the last epoch's.
+    assert results["evaluated_checkpoint"] == "checkpoints/best.ckpt"
+    test = training_datamodule(tmp_path / "es").test
+    with torch.no_grad():
+        pred = load_model(tmp_path / "es")(test.inputs(torch.arange(len(test)))).argmax(1).numpy()
+    np.testing.assert_array_equal(pred, np.load(tmp_path / "es" / "predictions.npz")["test_pred"])
 
 
 def test_early_stopping_without_heldout_split_is_refused(main_in_process):

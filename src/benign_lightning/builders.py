@@ -1,5 +1,5 @@
 """The run's objects from the config: datamodule, model spec, method (with its optimizer and
-schedule) and the evaluation attack's arguments. One place, so the CLI, ``run`` from Python and the
+schedule) and the evaluation attack. One place, so the CLI, ``run`` from Python and the
 SLURM launcher's checks build the same things from the same keys."""
 
 from __future__ import annotations
@@ -12,25 +12,19 @@ from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from benign_lightning.attacks.spec import AttackSpec
 from benign_lightning.data.base import LabelNoiseDataModule
 from benign_lightning.errors import ConfigError
 from benign_lightning.methods import NaturalTraining
 from benign_lightning.models import build_model
 
-# Keys of the attack group that are not arguments of ``attacks.pgd``.
-_ATTACK_EVAL_KEYS = ("eps", "eval_eps", "batch_size")
 # Keys of a method config that belong to the data, not to the method's constructor.
 _METHOD_DATA_KEYS = ("label_set",)
 
 
-def attack_kwargs(attack_cfg: DictConfig) -> dict[str, Any]:
-    """The ``pgd`` keyword arguments of the ``attack`` config group."""
-    kwargs = OmegaConf.to_container(attack_cfg, resolve=True)
-    for key in _ATTACK_EVAL_KEYS:
-        kwargs.pop(key, None)
-    if kwargs.get("clamp") is not None:
-        kwargs["clamp"] = tuple(kwargs["clamp"])
-    return kwargs
+def attack_spec(attack_cfg: DictConfig) -> AttackSpec:
+    """The evaluation attack of the ``attack`` config group."""
+    return AttackSpec.from_config(OmegaConf.to_container(attack_cfg, resolve=True))
 
 
 def _check_arguments(node: dict[str, Any], group: str) -> None:

@@ -29,11 +29,16 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from benign_lightning.attacks import NORMS
+from benign_lightning.attacks.autoattack import VERSIONS as AA_VERSIONS
+from benign_lightning.attacks.autoattack import AutoAttackMissing, check_available
+from benign_lightning.attacks.pgd import LOSSES
+from benign_lightning.attacks.spec import ATTACKS
 from benign_lightning.data.base import LOADERS, LabelNoiseDataModule
 from benign_lightning.data.cifar import LABEL_SETS
 from benign_lightning.data.imagenet import VARIANTS
 from benign_lightning.data.noise import NOISE_MODES
 from benign_lightning.errors import ConfigError
+from benign_lightning.eval_checks import CHECK_LEVELS
 from benign_lightning.methods.natural import SCHEDULER_INTERVALS
 from benign_lightning.models import MODELS
 
@@ -139,12 +144,19 @@ SCHEMA: dict[str, Rule] = {
     "early_stopping.min_delta": number(0),
     "early_stopping.steps": NULL | integer(1),
     "early_stopping.restore_best": BOOL,
+    "attack.name": one_of(*ATTACKS),
     "attack.norm": one_of(*NORMS),
     "attack.steps": integer(1),
-    "attack.step_size": number(0, open_low=True),
+    "attack.step_size": NULL | number(0, open_low=True),
+    "attack.rel_step_size": NULL | number(0, open_low=True),
     "attack.random_start": BOOL,
     "attack.restarts": integer(1),
+    "attack.loss": one_of(*LOSSES),
     "attack.early_stop": BOOL,
+    "attack.version": one_of(*AA_VERSIONS),
+    "attack.envelope_only": BOOL,
+    "attack.checks": one_of(*CHECK_LEVELS),
+    "attack.large_eps": NULL | number(0, open_low=True),
     "attack.clamp": NULL | Rule("a pair [low, high] with low < high", _is_range),
     "attack.eval_eps": list_of(number(0), non_empty=True),
     "attack.batch_size": integer(1),
@@ -281,21 +293,35 @@ def check_combinations(values: dict[str, Any], warn: bool = True) -> None:
             f"method=fine2coarse needs data.label_set=fine2coarse (got {_show(label_set)}): a dataset "
             "with fine and coarse labels, as in +experiment=fine2coarse_cifar100"
         )
+    _check_autoattack(values)
     if warn:
         _warn_unreachable_eps(values)
 
 
+def _check_autoattack(values: dict[str, Any]) -> None:
+    attack = values["attack"]
+    needs = attack["name"] == "autoattack" or attack.get("checks") == "full"
+    if needs:
+        try:
+            check_available()
+        except AutoAttackMissing as e:
+            why = "attack=autoattack" if attack["name"] == "autoattack" else "attack.checks=full"
+            raise ConfigError(f"{why} runs AutoAttack: {e}") from None
+
+
 def _warn_unreachable_eps(values: dict[str, Any]) -> None:
     attack = values["attack"]
+    if attack["name"] != "pgd" or attack.get("step_size") is None or attack["random_start"]:
+        return  # a step relative to each eps always reaches it (2.5 * eps / steps per step)
     all_eps = [values["eps"], *attack["eval_eps"]]
     reach = attack["steps"] * attack["step_size"]
-    if attack["norm"] == "linf" and not attack["random_start"] and max(all_eps) > reach:
+    if attack["norm"] == "linf" and max(all_eps) > reach:
         # A sign step moves each pixel by step_size, so from x the attack cannot leave the
         # reach-ball: errors at larger eps are those at eps = reach (e.g. App. D.1's 20 x 0.01).
         log.warning(
             "attack.steps * attack.step_size = %g is below the largest eps (%g): PGD cannot use the "
-            "budget beyond %g. Raise attack.steps or attack.step_size to attack the full ball.",
-            reach, max(all_eps), reach,
+            "budget beyond %g. Raise attack.steps or attack.step_size, or leave attack.step_size null "
+            "for a step relative to each eps.", reach, max(all_eps), reach,
         )  # fmt: skip
 
 

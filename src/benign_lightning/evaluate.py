@@ -7,16 +7,18 @@ is evaluated exactly once (``distributed.py``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from benign_lightning.attacks import eval_mode, pgd
+from benign_lightning.attacks import eval_mode
+from benign_lightning.attacks.spec import AttackSpec
 from benign_lightning.data.base import Split
 from benign_lightning.distributed import dist_rank_world, gather_objects, gather_rows, my_shard
+from benign_lightning.eval_checks import CHECK_POINTS, run_checks
 
 
 def eps_key(eps: float) -> str:
@@ -49,27 +51,28 @@ def adversarially_correct(
     split: Split,
     *,
     eps: float,
-    batch_size: int,
+    attack: AttackSpec,
     natural_correct: torch.Tensor | None = None,
     seed: int = 0,
-    **attack: Any,
 ) -> torch.Tensor:
-    """Per example: is it still classified correctly after the PGD attack at ``eps``?
+    """Per example: is it still classified correctly after ``attack`` at ``eps``?
 
-    Points already misclassified are adversarial errors without an attack, so only the naturally
-    correct ones are attacked.
+    Only the points of ``natural_correct`` are attacked (by default: the naturally correct ones;
+    the others are adversarial errors without an attack).
     """
     if natural_correct is None:
-        natural_correct = predict(model, split, batch_size) == split.y
+        natural_correct = predict(model, split, attack.batch_size) == split.y
     result = natural_correct.clone()
+    if eps == 0:
+        return result
     targets = torch.nonzero(natural_correct).flatten()
     device = model_device(model)
-    for batch_no, start in enumerate(range(0, len(targets), batch_size)):
-        idx = targets[start : start + batch_size]
+    for batch_no, start in enumerate(range(0, len(targets), attack.batch_size)):
+        idx = targets[start : start + attack.batch_size]
         x = split.inputs(idx).to(device)
         y = split.y[idx].to(device)
-        x_adv = pgd(model, x, y, eps=eps, seed=seed + batch_no, **attack)
-        with torch.no_grad(), eval_mode(model):
+        x_adv = attack(model, x, y, eps=eps, seed=seed + batch_no)
+        with torch.no_grad(), eval_mode(model), torch.autocast(device.type, enabled=False):
             result[idx] = (model(x_adv).argmax(1) == y).to(result.device)
     return result
 
@@ -84,6 +87,40 @@ def adversarially_correct_all(
         model, split[rows], natural_correct=natural_correct[rows], seed=seed + 7919 * rank, **kwargs
     )
     return gather_rows(local, len(split))
+
+
+def adversarial_grid(
+    model: nn.Module,
+    split: Split,
+    *,
+    grid: Iterable[float],
+    attack: AttackSpec,
+    natural_correct: torch.Tensor,
+    envelope_only: bool = False,
+    seed: int = 0,
+) -> tuple[dict[float, torch.Tensor], dict[float, torch.Tensor] | None]:
+    """Correctness under attack at each ε of ``grid``: ``(envelope, raw)``.
+
+    The grid is attacked in increasing ε. A point broken at some ε is broken at every larger ε of
+    the same norm (its adversarial example lies in the larger ball too), so the *envelope* at ε
+    counts as broken every point broken at any ε' ≤ ε: it is monotone and never lowers a point's
+    error. *raw* is each ε attacked on its own, on every naturally correct point; a raw curve that is
+    not monotone says the attack is weak somewhere (``eval_checks``). With ``envelope_only`` only
+    the points still robust are attacked at the next ε (faster; no raw curve).
+    """
+    envelope: dict[float, torch.Tensor] = {}
+    raw: dict[float, torch.Tensor] | None = None if envelope_only else {}
+    robust = natural_correct
+    for e in sorted({float(e) for e in grid}):
+        targets = robust if envelope_only else natural_correct
+        correct = adversarially_correct_all(
+            model, split, eps=e, attack=attack, natural_correct=targets, seed=seed
+        )
+        if raw is not None:
+            raw[e] = correct
+        robust = robust & correct
+        envelope[e] = robust
+    return envelope, raw
 
 
 def error_rate(correct: torch.Tensor) -> float:
@@ -117,6 +154,34 @@ def noise_fit_stats(train_pred: np.ndarray, noisy: np.ndarray, clean: np.ndarray
     }
 
 
+@torch.no_grad()
+def _n_classes(model: nn.Module, split: Split) -> int:
+    x = split.inputs(torch.arange(1, device=split.y.device)).to(model_device(model))
+    with eval_mode(model):
+        return int(model(x).shape[1])
+
+
+def _checks(
+    model: nn.Module, test: Split, natural_correct: torch.Tensor, attack: AttackSpec, eps: float, *,
+    raw_curve: dict[str, float] | None, level: str, large_eps: float | None, seed: int,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """``eval_checks.run_checks`` on the first ``CHECK_POINTS`` test points (every rank runs them
+    alike, so they need no gathering)."""
+    if level == "none":
+        return []
+    rows = slice(0, min(len(test), CHECK_POINTS))
+    points, correct = test[rows], natural_correct[rows]
+    device = model_device(model)
+
+    def attack_error(e: float, spec: AttackSpec) -> float:
+        return error_rate(adversarially_correct(model, points, eps=e, attack=spec, natural_correct=correct,
+                                                seed=seed))  # fmt: skip
+
+    x = points.inputs(torch.arange(len(points), device=points.y.device)).to(device)
+    return run_checks(model, x, points.y.to(device), attack=attack, attack_error=attack_error, eps=eps,
+                      raw=raw_curve, level=level, large=large_eps)  # fmt: skip
+
+
 def evaluate(
     model: nn.Module,
     *,
@@ -125,13 +190,17 @@ def evaluate(
     test: Split,
     eps: float,
     eval_eps: Iterable[float],
-    attack: Mapping[str, Any],
+    attack: AttackSpec,
     batch_size: int,
     seed: int = 0,
+    envelope_only: bool = False,
+    checks: str = "cheap",
+    large_eps: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Return ``(metrics, per_example_arrays)`` for a trained model."""
-    train_pred = predict_all(model, train, batch_size)
-    test_pred = predict_all(model, test, batch_size)
+    """Return ``(metrics, per_example_arrays)`` for a trained model. Evaluation runs in fp32."""
+    with torch.autocast(model_device(model).type, enabled=False):
+        train_pred = predict_all(model, train, batch_size)
+        test_pred = predict_all(model, test, batch_size)
     natural_correct = test_pred == test.y
     shard = my_shard(len(test))
     metrics: dict[str, Any] = {
@@ -139,22 +208,24 @@ def evaluate(
         "natural_err": error_rate(natural_correct),
         # The test rows each rank evaluated, as each rank reports them.
         "eval_shards": gather_objects([shard.start, shard.stop]),
+        "attack": attack.describe(n_classes=_n_classes(model, test)),
     }
     metrics.update(
         noise_fit_stats(train_pred.cpu().numpy(), train.y.cpu().numpy(), clean_train_labels.cpu().numpy())
     )
     grid = sorted({float(e) for e in eval_eps} | {float(eps)})
-    adv_correct_by_eps = {
-        e: adversarially_correct_all(
-            model, test, eps=e, batch_size=batch_size, natural_correct=natural_correct, seed=seed, **attack
-        )
-        for e in grid
-    }
-    metrics["adv_err_by_eps"] = {eps_key(e): error_rate(c) for e, c in adv_correct_by_eps.items()}
+    envelope, raw = adversarial_grid(
+        model, test, grid=grid, attack=attack, natural_correct=natural_correct,
+        envelope_only=envelope_only, seed=seed,
+    )  # fmt: skip
+    metrics["adv_err_by_eps"] = {eps_key(e): error_rate(c) for e, c in envelope.items()}
+    metrics["adv_err_by_eps_raw"] = {eps_key(e): error_rate(c) for e, c in raw.items()} if raw else None
     metrics["adv_err"] = metrics["adv_err_by_eps"][eps_key(eps)]
+    metrics["eval_checks"] = _checks(model, test, natural_correct, attack, float(eps), raw_curve=metrics[
+        "adv_err_by_eps_raw"], level=checks, large_eps=large_eps, seed=seed)  # fmt: skip
     arrays = {
         "train_pred": train_pred.cpu().numpy(),
         "test_pred": test_pred.cpu().numpy(),
-        "test_adv_correct": adv_correct_by_eps[float(eps)].cpu().numpy(),
+        "test_adv_correct": envelope[float(eps)].cpu().numpy(),
     }
     return metrics, arrays

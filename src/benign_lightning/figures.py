@@ -34,8 +34,9 @@ def _draw(ax, curves: Sequence[Curve], xlabel: str, ylabel: str, title: str | No
     for curve in curves:
         ax.plot(curve.x, curve.y, marker="o", label=curve.label or None)
         if curve.band is not None and any(curve.band):
-            low = [m - h for m, h in zip(curve.y, curve.band, strict=True)]
-            high = [m + h for m, h in zip(curve.y, curve.band, strict=True)]
+            # An error is a probability: the band is cut to [0, 1].
+            low = [max(0.0, m - h) for m, h in zip(curve.y, curve.band, strict=True)]
+            high = [min(1.0, m + h) for m, h in zip(curve.y, curve.band, strict=True)]
             ax.fill_between(curve.x, low, high, alpha=0.2)
     ax.set(xlabel=xlabel, ylabel=ylabel, ylim=(-0.02, 1.02))
     if title:

@@ -98,8 +98,14 @@ def write_env(run_dir: str | Path, env: dict[str, Any]) -> Path:
 
 
 def load_model(run_dir: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
-    """The trained ``nn.Module`` of a run, in eval mode: [0, 1] inputs in, logits out."""
-    ckpt_path = Path(run_dir) / LAST_CKPT
+    """The trained ``nn.Module`` of a run, in eval mode: [0, 1] inputs in, logits out. These are the
+    weights the run evaluated: ``results.json["evaluated_checkpoint"]`` (``best.ckpt`` when early
+    stopping restored it), else ``last.ckpt``."""
+    results_file = Path(run_dir) / "results.json"
+    evaluated = None
+    if results_file.exists():
+        evaluated = json.loads(results_file.read_text()).get("evaluated_checkpoint")
+    ckpt_path = Path(run_dir) / (evaluated or LAST_CKPT)
     if not ckpt_path.exists():
         raise FileNotFoundError(f"no checkpoint at {ckpt_path}; is {run_dir} a benign_lightning run folder?")
     ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=True)

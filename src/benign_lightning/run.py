@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from benign_lightning.builders import attack_kwargs, build_method
+from benign_lightning.builders import attack_spec, build_method
 from benign_lightning.callbacks import (
     HELDOUT_MONITOR,
     HeldOutAdversarialError,
@@ -74,12 +74,12 @@ class _Callbacks:
         heldout = []
         stopping = cfg.early_stopping
         if stopping.enabled:
-            attack = attack_kwargs(cfg.attack)
+            attack = attack_spec(cfg.attack)
             if stopping.steps is not None:
-                attack["steps"] = int(stopping.steps)
+                attack = attack.replace(steps=int(stopping.steps))
             heldout = [
                 HeldOutAdversarialError(
-                    eps=float(cfg.eps), attack=attack, batch_size=cfg.attack.batch_size, seed=cfg.seed
+                    eps=float(cfg.eps), attack=attack, seed=cfg.seed
                 )
             ]
             self.early_stopping = pl.callbacks.EarlyStopping(
@@ -181,9 +181,11 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
     if not last.exists():  # fast_dev_run saves no checkpoints; the contract wants one
         trainer.save_checkpoint(last)
     epochs = int(trainer.current_epoch)
+    evaluated = LAST_CKPT
     if callbacks.best is not None and cfg.early_stopping.restore_best and (run_dir / BEST_CKPT).exists():
         # Evaluate the weights of the epoch with the lowest held-out adversarial error.
         method.model.load_state_dict(load_state_dict(run_dir / BEST_CKPT, map_location=method.device))
+        evaluated = BEST_CKPT
 
     metrics, arrays = evaluate(
         method.model,
@@ -192,8 +194,11 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
         test=datamodule.test,
         eps=cfg.eps,
         eval_eps=cfg.attack.eval_eps,
-        attack=attack_kwargs(cfg.attack),
+        attack=attack_spec(cfg.attack),
         batch_size=cfg.attack.batch_size,
+        envelope_only=bool(cfg.attack.envelope_only),
+        checks=str(cfg.attack.checks),
+        large_eps=cfg.attack.large_eps,
         seed=cfg.seed,
     )
     results = {
@@ -211,6 +216,7 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
         **callbacks.results(trainer),
         "resumed": resume is not None,
         "resumed_from": str(resume.relative_to(run_dir)) if resume else None,
+        "evaluated_checkpoint": str(evaluated),  # what load_model(run_dir) loads
         "device": str(trainer.strategy.root_device),
         "world_size": int(trainer.world_size),
         **metrics,

@@ -90,6 +90,21 @@ def ce_logit_direction(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return _unit_rows(g).to(logits.dtype)
 
 
+def margin_logit_direction(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The gradient of the Carlini–Wagner margin max_{k≠y} z_k − z_y w.r.t. the logits: +1 at the
+    strongest other class, −1 at the true one. It does not saturate on confident points, where the
+    cross-entropy's gradient vanishes, so it is the usual second loss of a strong evaluation."""
+    other = logits.detach().masked_fill(F.one_hot(y, logits.shape[1]).bool(), float("-inf")).argmax(1)
+    g = torch.zeros_like(logits)
+    g[torch.arange(len(y)), other] = 1.0
+    g[torch.arange(len(y)), y] = -1.0
+    return g
+
+
+# The losses PGD can ascend, by name (``attack.loss``).
+LOSSES: dict[str, LogitDirection] = {"ce": ce_logit_direction, "margin": margin_logit_direction}
+
+
 def kl_logit_direction(logits: torch.Tensor, p_natural: torch.Tensor) -> torch.Tensor:
     """The gradient of KL(p_natural ‖ softmax(logits)) w.r.t. the logits, softmax(logits) − p_natural,
     in float64 and rescaled per example like ``ce_logit_direction`` (TRADES' inner maximisation)."""
@@ -191,8 +206,10 @@ def pgd(
     seed: int | None = None,
     clamp: tuple[float, float] | None = (0.0, 1.0),
     bn_eval: bool = True,
+    loss: str = "ce",
 ) -> torch.Tensor:
-    """Untargeted PGD on the cross-entropy; returns ``x_adv`` (detached, same shape as ``x``).
+    """Untargeted PGD on the cross-entropy (``loss="ce"``) or the Carlini–Wagner margin
+    (``"margin"``); returns ``x_adv`` (detached, same shape as ``x``).
 
     With ``restarts > 1`` each restart starts from a fresh random point (the first one too, unless
     ``random_start`` is False), and the worst case per example is kept: misclassified beats
@@ -200,11 +217,14 @@ def pgd(
     current mode (in training: BatchNorm normalises with, and updates, batch statistics).
     """
     check_budget(eps=eps, steps=steps, step_size=step_size, norm=norm, restarts=restarts)
+    if loss not in LOSSES:
+        raise ValueError(f"loss={loss!r} is unknown; choose one of {', '.join(LOSSES)}")
     x, y = x.detach(), y.detach()
     if eps == 0 or steps == 0:
         return x.clone()
     generator = seeded_generator(seed, x.device)
-    kwargs = dict(eps=eps, steps=steps, step_size=step_size, norm=norm, clamp=clamp, early_stop=early_stop)
+    kwargs = dict(eps=eps, steps=steps, step_size=step_size, norm=norm, clamp=clamp, early_stop=early_stop,
+                  direction=LOSSES[loss])  # fmt: skip
     best = None
     with attack_mode(model, bn_eval), torch.enable_grad():
         for restart in range(restarts):

@@ -8,10 +8,9 @@ stops when its adversarial error has not improved for ``patience`` epochs (Light
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytorch_lightning as pl
 
+from benign_lightning.attacks.spec import AttackSpec
 from benign_lightning.callbacks.logging import log_global
 from benign_lightning.evaluate import adversarially_correct_all, error_rate, predict_all
 
@@ -19,17 +18,18 @@ MONITOR = "val/adv_err"
 
 
 class HeldOutAdversarialError(pl.Callback):
-    """Logs ``val/err`` and ``val/adv_err`` (PGD at ``eps``) of ``datamodule.heldout`` each epoch."""
+    """Logs ``val/err`` and ``val/adv_err`` (the attack at ``eps``) of ``datamodule.heldout`` each
+    epoch."""
 
-    def __init__(self, *, eps: float, attack: dict[str, Any], batch_size: int, seed: int = 0) -> None:
-        self.eps, self.attack, self.batch_size, self.seed = eps, attack, batch_size, seed
+    def __init__(self, *, eps: float, attack: AttackSpec, seed: int) -> None:
+        self.eps, self.attack, self.seed = eps, attack, seed
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         split = trainer.datamodule.eval_heldout
-        natural_correct = predict_all(pl_module.model, split, self.batch_size) == split.y
+        natural_correct = predict_all(pl_module.model, split, self.attack.batch_size) == split.y
         adv_correct = adversarially_correct_all(
-            pl_module.model, split, natural_correct=natural_correct, eps=self.eps,
-            batch_size=self.batch_size, seed=self.seed, **self.attack,
+            pl_module.model, split, natural_correct=natural_correct, eps=self.eps, attack=self.attack,
+            seed=self.seed,
         )  # fmt: skip
         log_global(pl_module, "val/err", error_rate(natural_correct))
         log_global(pl_module, MONITOR, error_rate(adv_correct), prog_bar=True)

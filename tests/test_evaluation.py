@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import statistics
+import sys
 
 import pytest
 import torch
@@ -182,3 +183,11 @@ def test_aggregation_bands_use_students_t():
     assert mean == pytest.approx(0.4)
     assert half == pytest.approx(4.302653 * statistics.stdev(values) / math.sqrt(3), rel=1e-6)
     assert _mean_ci([0.5]) == (0.5, 0.0)  # one seed: no band
+
+
+def test_without_pyautoattack_the_run_names_the_extra(monkeypatch, main_in_process):
+    monkeypatch.setitem(sys.modules, "pyautoattack", None)  # as if not installed: import fails
+    code, _, stderr = main_in_process("attack=autoattack", *QUIET, "hydra.run.dir=r")
+    assert code == 2
+    assert "error: attack=autoattack runs AutoAttack, but the pyautoattack package is not installed: " \
+           'pip install "benign_lightning[autoattack]"' in stderr  # fmt: skip

@@ -306,7 +306,7 @@ def _check_autoattack(values: dict[str, Any]) -> None:
             check_available()
         except AutoAttackMissing as e:
             why = "attack=autoattack" if attack["name"] == "autoattack" else "attack.checks=full"
-            raise ConfigError(f"{why} runs AutoAttack: {e}") from None
+            raise ConfigError(f"{why} runs AutoAttack, but {e}") from None
 
 
 def _warn_unreachable_eps(values: dict[str, Any]) -> None:

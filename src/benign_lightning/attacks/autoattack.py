@@ -40,7 +40,7 @@ def _package():
         import pyautoattack
     except ImportError:
         raise AutoAttackMissing(
-            'attack=autoattack needs the pyautoattack package: pip install "benign_lightning[autoattack]"'
+            'the pyautoattack package is not installed: pip install "benign_lightning[autoattack]"'
         ) from None
     return pyautoattack
 

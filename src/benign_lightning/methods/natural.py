@@ -69,8 +69,11 @@ class NaturalTraining(pl.LightningModule):
         x, y, _ = batch
         loss, logits = self.loss(x, y)
         with torch.no_grad():
+            # Device-side only: no .item(), no tensor built from a Python number (on CUDA that is a
+            # host-to-device copy that synchronises the stream every step).
             errors = (logits.argmax(1) != y).sum().to(loss.dtype)
-            self._sums += torch.stack([loss.detach() * len(y), errors, loss.new_tensor(len(y))])
+            count = torch.full((), len(y), dtype=loss.dtype, device=loss.device)
+            self._sums += torch.stack([loss.detach() * len(y), errors, count])
         return loss
 
     def on_train_epoch_end(self) -> None:

@@ -72,7 +72,9 @@ def compose_config(epochs: int, device: str, extra: list[str]) -> DictConfig:
     overrides = [
         f"trainer.max_epochs={epochs}",
         "stop_at_zero_train_err=false",
+        "attack=paper_toy",  # the plain loop's attack: 400 steps of 0.01 from x, the cross-entropy
         "attack.early_stop=false",
+        "attack.checks=none",  # the sanity checks are work the plain loop does not do
         "trainer.enable_progress_bar=false",
         f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}",
         *extra,
@@ -175,7 +177,7 @@ def time_plain(cfg: DictConfig, epochs: int, device: torch.device) -> tuple[floa
 def check_attack_config(cfg: DictConfig) -> None:
     """The plain loop implements one attack: l-inf, no random start, one restart, no early stop."""
     a = cfg.attack
-    if a.norm != "linf" or a.random_start or a.restarts != 1 or a.early_stop:
+    if a.norm != "linf" or a.random_start or a.restarts != 1 or a.early_stop or a.loss != "ce":
         raise SystemExit(f"bench.py's plain PGD needs an l-inf attack without extras, got {dict(a)}")
     if sorted({float(e) for e in a.eval_eps} | {float(cfg.eps)}) != [float(cfg.eps)]:
         raise SystemExit("bench.py expects one eps (attack.eval_eps == [eps]) so both sides attack once")

@@ -132,6 +132,7 @@ SCHEMA: dict[str, Rule] = {
     "resume": BOOL,
     "flush_denormal": BOOL,
     "memorization": AUTO,
+    "memorization_every_n_epochs": integer(1),
     "figures": AUTO,
     "stop_at_zero_train_err": BOOL,
     "progress": one_of("auto", "bar", "epoch", "none"),

@@ -68,7 +68,8 @@ class _Callbacks:
         self.memorization = None
         if cfg.memorization is not False:  # "auto" is decided on the training set's size at fit start
             self.memorization = MemorizationTracker(
-                predictions, run_dir / "memorization.npz", enabled=cfg.memorization
+                predictions, run_dir / "memorization.npz", enabled=cfg.memorization,
+                every_n_epochs=cfg.memorization_every_n_epochs,
             )
         self.early_stopping = self.best = None
         heldout = []

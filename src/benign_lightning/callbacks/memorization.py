@@ -1,7 +1,7 @@
 """Per-example memorization tracking (§3.2, Figure 3): when is each training point fit?
 
-After every epoch the tracker compares the model's prediction of each training point with its
-(possibly noisy) label and keeps, per point:
+After every epoch (or every ``memorization_every_n_epochs``, and at the end) the tracker compares
+the model's prediction of each training point with its (possibly noisy) label and keeps, per point:
 
 - ``stable_fit_epoch``: the first epoch from which the point is fit and stays fit to the end
   (epochs count from 1; -1 if it is not fit at the end);
@@ -47,10 +47,16 @@ def memorization_enabled(setting: bool | str, n_train: int) -> bool:
 class MemorizationTracker(pl.Callback):
     """Records when each training point is fit; writes ``memorization.npz`` when training ends."""
 
-    def __init__(self, predictions: TrainPredictions, path: str | Path, enabled: bool | str = True) -> None:
+    def __init__(
+        self, predictions: TrainPredictions, path: str | Path, enabled: bool | str = True,
+        every_n_epochs: int = 1,
+    ) -> None:  # fmt: skip
         self.predictions = predictions
         self.path = Path(path)
         self.enabled = enabled
+        # Recording costs one prediction pass over the training set; every n epochs costs 1/n of it,
+        # and the fit epochs are then known to within n epochs (the last epoch is always recorded).
+        self.every_n_epochs = int(every_n_epochs)
         self.state: dict[str, torch.Tensor] = {}
 
     @property
@@ -74,10 +80,23 @@ class MemorizationTracker(pl.Callback):
         }
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not self.active:
-            return
-        s = self.state
         epoch = trainer.current_epoch + 1  # epochs trained so far
+        if self.active and (epoch % self.every_n_epochs == 0 or epoch == trainer.max_epochs):
+            self._record(trainer, pl_module, epoch, log=True)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        recorded = self.state["epochs"] if self.active else None
+        last = int(recorded[-1]) if recorded is not None and len(recorded) else 0
+        if self.active and trainer.current_epoch > 0 and last < trainer.current_epoch:
+            self._record(trainer, pl_module, trainer.current_epoch, log=False)  # stopped between records
+        if trainer.is_global_zero and self.active:
+            arrays = {k: v.numpy() for k, v in self.state.items()}
+            arrays["fit_final"] = arrays.pop("fit")
+            arrays["dataset_index"] = trainer.datamodule.train_index[~trainer.datamodule.heldout_mask]
+            atomic_savez(self.path, **arrays)
+
+    def _record(self, trainer: pl.Trainer, pl_module: pl.LightningModule, epoch: int, log: bool) -> None:
+        s = self.state
         fit = (self.predictions(trainer, pl_module) == trainer.datamodule.eval_train.y).cpu()
         s["forgetting_events"] += s["fit"] & ~fit
         s["first_fit_epoch"][fit & (s["first_fit_epoch"] < 0)] = epoch
@@ -90,16 +109,10 @@ class MemorizationTracker(pl.Callback):
         s["epochs"] = torch.cat([s["epochs"], torch.tensor([epoch])])
         s["clean_fit"] = torch.cat([s["clean_fit"], torch.tensor([clean_fit], dtype=torch.float64)])
         s["noisy_fit"] = torch.cat([s["noisy_fit"], torch.tensor([noisy_fit], dtype=torch.float64)])
-        log_global(pl_module, "memorization/clean_fit", clean_fit)
-        if corrupted.any():
-            log_global(pl_module, "memorization/noisy_fit", noisy_fit)
-
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.is_global_zero and self.active:
-            arrays = {k: v.numpy() for k, v in self.state.items()}
-            arrays["fit_final"] = arrays.pop("fit")
-            arrays["dataset_index"] = trainer.datamodule.train_index[~trainer.datamodule.heldout_mask]
-            atomic_savez(self.path, **arrays)
+        if log:  # (Lightning takes logged values at epoch ends only)
+            log_global(pl_module, "memorization/clean_fit", clean_fit)
+            if corrupted.any():
+                log_global(pl_module, "memorization/noisy_fit", noisy_fit)
 
     def summary(self) -> dict[str, Any]:
         """Median stable-fit epoch of the clean and of the corrupted points (fit at the end only)."""

@@ -119,10 +119,15 @@ def build_method(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> NaturalTr
     method_cls = get_class(kwargs.pop("_target_"))
     spec = model_spec(cfg, datamodule)
     scheduler, interval = scheduler_factory(cfg)
+    speed = cfg.speed
+    model = build_model(**spec)
+    if speed.channels_last:
+        model = model.to(memory_format=torch.channels_last)  # only 4-D (convolution) weights change
     try:
         return method_cls(
-            build_model(**spec), model_spec=spec, optimizer=optimizer_factory(cfg), scheduler=scheduler,
-            scheduler_interval=interval, **kwargs,
+            model, model_spec=spec, optimizer=optimizer_factory(cfg), scheduler=scheduler,
+            scheduler_interval=interval, channels_last=bool(speed.channels_last),
+            fused_optimizer=bool(speed.fused_optimizer), **kwargs,
         )  # fmt: skip
     except TypeError as e:
         raise ConfigError(f"method config {kwargs} does not fit {method_cls.__name__}: {e}") from None

@@ -7,6 +7,7 @@ are the one source of their values, so a run from Python and from the CLI train 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -40,6 +41,8 @@ class NaturalTraining(pl.LightningModule):
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None,
         scheduler_interval: str = "epoch",
+        channels_last: bool = False,
+        fused_optimizer: bool = False,
     ) -> None:
         super().__init__()
         if scheduler_interval not in SCHEDULER_INTERVALS:
@@ -49,6 +52,9 @@ class NaturalTraining(pl.LightningModule):
         self.model = model
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.scheduler_interval = scheduler_interval
+        # speed=fast (conf/speed/fast.yaml): inputs in the model's channels_last layout, and the
+        # optimizer's fused kernel where it has one for the parameters' device.
+        self.channels_last, self.fused_optimizer = bool(channels_last), bool(fused_optimizer)
         # The spec lands in the checkpoint, so load_model(run_dir) can rebuild the nn.Module. The
         # factories are not saved (checkpoints load with weights_only=True); config.yaml has them.
         self.save_hyperparameters(ignore=["model", "optimizer", "scheduler"])
@@ -67,6 +73,8 @@ class NaturalTraining(pl.LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y, _ = batch
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
         loss, logits = self.loss(x, y)
         with torch.no_grad():
             # Device-side only: no .item(), no tensor built from a Python number (on CUDA that is a
@@ -88,7 +96,7 @@ class NaturalTraining(pl.LightningModule):
         self.log("train/err", errors / n, prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.parameters())
+        optimizer = self.optimizer_factory(self.parameters(), **self._fused())
         if self.scheduler_factory is None:
             return optimizer
         kwargs = {}
@@ -100,6 +108,14 @@ class NaturalTraining(pl.LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval},
         }
+
+
+    def _fused(self) -> dict[str, bool]:
+        """``{"fused": True}`` when asked for, on CUDA, and taken by the optimizer class."""
+        if not self.fused_optimizer or not all(p.is_cuda for p in self.parameters()):
+            return {}
+        target = getattr(self.optimizer_factory, "func", self.optimizer_factory)
+        return {"fused": True} if "fused" in inspect.signature(target).parameters else {}
 
 
 class Fine2CoarseTraining(NaturalTraining):

@@ -2,13 +2,16 @@
 
 ``ImageFiles`` indexes like a tensor of images, but an index selects *files* (another
 ``ImageFiles``), so subsets, label noise and held-out rows work on it exactly as on tensors; the
-images are decoded only when ``load`` is called (by ``to_unit_interval`` for evaluation) or one by
-one by ``ImageFileDataset`` in DataLoader workers for training.
+images are decoded only when ``load`` is called (by ``to_unit_interval`` for every evaluation pass:
+predictions, the attacks over the ε grid, the held-out split), by a pool of ``workers`` threads, or
+one by one by ``ImageFileDataset`` in DataLoader workers for training.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -24,12 +27,22 @@ def decode_rgb(path: str) -> torch.Tensor:
     return decode_image(read_file(path), mode=ImageReadMode.RGB)
 
 
-class ImageFiles:
-    """Paths of images plus the transform that gives each its evaluation-time form."""
+@functools.cache
+def _decoders(workers: int) -> ThreadPoolExecutor:
+    """One pool of decoding threads per size, kept for the process (evaluation decodes batch after
+    batch: a pool started per batch, or DataLoader workers per batch, would cost more than it saves)."""
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
 
-    def __init__(self, paths, transform: Transform) -> None:
+
+class ImageFiles:
+    """Paths of images plus the transform that gives each its evaluation-time form. ``workers``
+    threads decode them in parallel (JPEG decoding and the resize run in torch ops, which release
+    the GIL); 0 or 1 decodes one by one."""
+
+    def __init__(self, paths, transform: Transform, workers: int = 0) -> None:
         self.paths = np.asarray(paths, dtype=str)
         self.transform = transform
+        self.workers = int(workers)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -37,7 +50,7 @@ class ImageFiles:
     def __getitem__(self, index) -> ImageFiles:
         if isinstance(index, torch.Tensor):
             index = index.cpu().numpy()
-        return ImageFiles(self.paths[index], self.transform)
+        return ImageFiles(self.paths[index], self.transform, self.workers)
 
     def to(self, device) -> ImageFiles:  # files stay on the host; batches move when decoded
         return self
@@ -45,9 +58,14 @@ class ImageFiles:
     def raw(self, i: int) -> torch.Tensor:
         return decode_rgb(self.paths[i])
 
+    def _decoded(self, i: int) -> torch.Tensor:
+        return self.transform(self.raw(i))
+
     def load(self) -> torch.Tensor:
-        """Decode and transform every image: a uint8 N×3×H×W tensor."""
-        return torch.stack([self.transform(self.raw(i)) for i in range(len(self))])
+        """Decode and transform every image, in order: a uint8 N×3×H×W tensor."""
+        if self.workers > 1 and len(self) > 1:
+            return torch.stack(list(_decoders(self.workers).map(self._decoded, range(len(self)))))
+        return torch.stack([self._decoded(i) for i in range(len(self))])
 
 
 class ImageFileDataset(Dataset):

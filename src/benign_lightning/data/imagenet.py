@@ -161,7 +161,9 @@ class RestrictedImageNetDataModule(LabelNoiseDataModule):
             files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             paths += [str(p) for p in files]
             labels += [coarse if self.label_set == "coarse" else fine] * len(files)
-        return ImageFiles(np.array(paths), _eval_transform()), torch.tensor(labels, dtype=torch.int64)
+        # Evaluation passes decode with as many threads as the training DataLoader has workers.
+        files = ImageFiles(np.array(paths), _eval_transform(), workers=self.num_workers)
+        return files, torch.tensor(labels, dtype=torch.int64)
 
     def load_arrays(self):
         x_train, y_train = self._files("train")

@@ -40,7 +40,8 @@ def test_every_experiment_composes_and_validates(experiment):
     assert cfg.name == experiment and cfg.recipe.name in options("recipe")
 
 
-GROUPS = ("data", "method", "attack", "optimizer", "scheduler", "trainer", "logger", "recipe", "debug")
+GROUPS = ("data", "method", "attack", "optimizer", "scheduler", "trainer", "logger", "recipe", "debug",
+          "speed")  # fmt: skip
 # Options that need another choice to make sense: method=fine2coarse needs a fine2coarse label set.
 NEEDS_MORE = {("method", "fine2coarse"): "method=fine2coarse needs data.label_set=fine2coarse"}
 

@@ -16,6 +16,7 @@ from benign_lightning.attacks.spec import AttackSpec
 from benign_lightning.data.base import LabelNoiseDataModule
 from benign_lightning.errors import ConfigError
 from benign_lightning.methods import NaturalTraining
+from benign_lightning.methods.natural import needs_total_steps
 from benign_lightning.models import build_model
 
 # Keys of a method config that belong to the data, not to the method's constructor.
@@ -72,15 +73,10 @@ def model_spec(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> dict[str, A
 
 
 def optimizer_factory(cfg: DictConfig):
-    """``optimizer`` as a callable of the parameters (a ``functools.partial`` of its ``_target_``),
-    checked now against a dummy parameter so a key the class does not take fails before training."""
+    """``optimizer`` as a callable of the parameters (a ``functools.partial`` of its ``_target_``);
+    every key must be an argument of the class."""
     _check_arguments(OmegaConf.to_container(cfg.optimizer, resolve=True), "optimizer")
-    factory = _instantiate(cfg.optimizer, f"optimizer ({cfg.optimizer.get('_target_')})")
-    try:
-        factory([torch.nn.Parameter(torch.zeros(1))])
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"optimizer ({cfg.optimizer._target_}): {e}") from None
-    return factory
+    return _instantiate(cfg.optimizer, f"optimizer ({cfg.optimizer.get('_target_')})")
 
 
 def scheduler_factory(cfg: DictConfig) -> tuple[Any, str]:
@@ -98,11 +94,14 @@ def scheduler_factory(cfg: DictConfig) -> tuple[Any, str]:
 def check_optimization(cfg: DictConfig) -> None:
     """Build the optimizer and the schedule once on a dummy parameter: a key their classes do not
     take, or a value they refuse, is a ConfigError before any data loads."""
-    optimizer = optimizer_factory(cfg)([torch.nn.Parameter(torch.zeros(1))])
+    try:
+        optimizer = optimizer_factory(cfg)([torch.nn.Parameter(torch.zeros(1))])
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"optimizer ({cfg.optimizer._target_}): {e}") from None
     scheduler, _ = scheduler_factory(cfg)
     if scheduler is None:
         return
-    steps = {"total_steps": 1} if getattr(scheduler, "keywords", {}).get("total_steps", 0) is None else {}
+    steps = {"total_steps": 1} if needs_total_steps(scheduler) else {}
     try:
         scheduler(optimizer, **steps)
     except (TypeError, ValueError, KeyError) as e:

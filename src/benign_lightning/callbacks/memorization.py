@@ -85,9 +85,8 @@ class MemorizationTracker(pl.Callback):
             self._record(trainer, pl_module, epoch, log=True)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        recorded = self.state["epochs"] if self.active else None
-        last = int(recorded[-1]) if recorded is not None and len(recorded) else 0
-        if self.active and trainer.current_epoch > 0 and last < trainer.current_epoch:
+        last = int(self.state["epochs"][-1]) if self.active and len(self.state["epochs"]) else 0
+        if self.active and last < trainer.current_epoch:
             self._record(trainer, pl_module, trainer.current_epoch, log=False)  # stopped between records
         if trainer.is_global_zero and self.active:
             arrays = {k: v.numpy() for k, v in self.state.items()}

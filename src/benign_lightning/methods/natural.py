@@ -23,6 +23,11 @@ SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
 SCHEDULER_INTERVALS = ("epoch", "step")
 
 
+def needs_total_steps(scheduler: SchedulerFactory) -> bool:
+    """A schedule given ``total_steps: null`` (OneCycleLR's default here): it is the run's length."""
+    return getattr(scheduler, "keywords", {}).get("total_steps", 0) is None
+
+
 class NaturalTraining(pl.LightningModule):
     """Wraps a plain ``nn.Module``; ``model_spec`` is what ``build_model`` needs to rebuild it.
 
@@ -100,8 +105,8 @@ class NaturalTraining(pl.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         kwargs = {}
-        if getattr(self.scheduler_factory, "keywords", {}).get("total_steps", 0) is None:
-            # OneCycleLR with total_steps null: the run's number of optimizer steps, known only here.
+        if needs_total_steps(self.scheduler_factory):
+            # The run's number of optimizer steps is known only here.
             kwargs["total_steps"] = int(self.trainer.estimated_stepping_batches)
         scheduler = self.scheduler_factory(optimizer, **kwargs)
         return {

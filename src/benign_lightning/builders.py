@@ -126,7 +126,8 @@ def build_method(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> NaturalTr
         return method_cls(
             model, model_spec=spec, optimizer=optimizer_factory(cfg), scheduler=scheduler,
             scheduler_interval=interval, channels_last=bool(speed.channels_last),
-            fused_optimizer=bool(speed.fused_optimizer), **kwargs,
+            fused_optimizer=bool(speed.fused_optimizer),
+            compile_model=bool(speed.compile), **kwargs,
         )  # fmt: skip
     except TypeError as e:
         raise ConfigError(f"method config {kwargs} does not fit {method_cls.__name__}: {e}") from None

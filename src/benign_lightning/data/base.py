@@ -87,6 +87,7 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
         train_subset: int | None = None,
         test_subset: int | None = None,
         holdout: float = 0,
+        drop_last: bool = False,
         augment: bool = False,
         loader: str = "tensor",
         num_workers: int = 4,
@@ -103,7 +104,7 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
             raise ConfigError(
                 f"data.holdout must be a fraction in [0, 1) or a whole number of examples, got {holdout}"
             )
-        self.holdout = holdout
+        self.holdout, self.drop_last = holdout, bool(drop_last)
         if loader not in LOADERS:
             raise ConfigError(f"data.loader={loader!r} is unknown; choose one of {', '.join(LOADERS)}")
         if augment and self.crop_padding is None:
@@ -161,6 +162,11 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
         self.heldout_mask = self._heldout_mask(len(noisy))
         keep = torch.from_numpy(~self.heldout_mask)
         self.train = Split(x_train[keep].to(device), noisy[keep].to(device))
+        if self.drop_last and len(self.train) < self.batch_size:
+            raise ConfigError(
+                f"data.drop_last=true (speed.compile) with data.batch_size={self.batch_size} and "
+                f"{len(self.train)} training examples: no full batch; lower data.batch_size"
+            )
         if self.heldout_mask.any():
             held = torch.from_numpy(self.heldout_mask)
             self.heldout = Split(x_train[held].to(device), noisy[held].to(device))
@@ -227,7 +233,9 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
             def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
                 return random_crop_flip(x, padding, generator)
 
-        sampler = EpochPermutation(len(self.train), shuffle=True, seed=self.shuffle_seed)
+        sampler = EpochPermutation(
+            len(self.train), shuffle=True, seed=self.shuffle_seed, drop_last=self.drop_last
+        )
         return TensorLoader(
             self.train.x,
             self.train.y,
@@ -252,6 +260,7 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
             dataset,
             batch_size=self.batch_size,
             shuffle=True,
+            drop_last=self.drop_last,
             generator=torch.Generator().manual_seed(self.shuffle_seed),
             num_workers=self.num_workers,
             pin_memory=torch.cuda.is_available(),

@@ -48,6 +48,7 @@ class NaturalTraining(pl.LightningModule):
         scheduler_interval: str = "epoch",
         channels_last: bool = False,
         fused_optimizer: bool = False,
+        compile_model: bool = False,
     ) -> None:
         super().__init__()
         if scheduler_interval not in SCHEDULER_INTERVALS:
@@ -60,6 +61,7 @@ class NaturalTraining(pl.LightningModule):
         # speed=fast (conf/speed/fast.yaml): inputs in the model's channels_last layout, and the
         # optimizer's fused kernel where it has one for the parameters' device.
         self.channels_last, self.fused_optimizer = bool(channels_last), bool(fused_optimizer)
+        self.compile_model = bool(compile_model)
         # The spec lands in the checkpoint, so load_model(run_dir) can rebuild the nn.Module. The
         # factories are not saved (checkpoints load with weights_only=True); config.yaml has them.
         self.save_hyperparameters(ignore=["model", "optimizer", "scheduler"])
@@ -67,9 +69,33 @@ class NaturalTraining(pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
+    def training_target(self) -> nn.Module:
+        """The module whose outputs the training loss reads (Fine2Coarse: the fine network)."""
+        return self.model
+
+    @property
+    def train_net(self) -> nn.Module:
+        """What the training step (and its attack) runs: ``training_target()``, compiled once with
+        ``torch.compile`` under ``speed.compile``.
+
+        The compiled wrapper is kept out of the module tree, so state-dict keys and checkpoints
+        stay those of the eager model (no ``_orig_mod.`` prefix) and ``load_model`` needs no
+        compiler. Evaluation never goes through it: it runs ``self.model`` eagerly in fp32, with
+        batch shapes that change (the last batch, PGD's early stop) and would recompile.
+        """
+        if not self.compile_model:
+            return self.training_target()
+        compiled = self.__dict__.get("_compiled_net")
+        if compiled is None:
+            # dynamic=False: training batches have one shape (data.drop_last follows speed.compile),
+            # so it compiles once per mode (train, and eval for the training attack's bn_eval).
+            compiled = torch.compile(self.training_target(), dynamic=False)
+            self.__dict__["_compiled_net"] = compiled
+        return compiled
+
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(loss, logits)``; the only thing a method changes."""
-        logits = self.model(x)
+        logits = self.train_net(x)
         return F.cross_entropy(logits, y), logits
 
     def on_train_epoch_start(self) -> None:
@@ -114,7 +140,6 @@ class NaturalTraining(pl.LightningModule):
             "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval},
         }
 
-
     def _fused(self) -> dict[str, bool]:
         """``{"fused": True}`` when asked for, on CUDA, and taken by the optimizer class."""
         if not self.fused_optimizer or not all(p.is_cuda for p in self.parameters()):
@@ -134,6 +159,5 @@ class Fine2CoarseTraining(NaturalTraining):
             raise ConfigError("method=fine2coarse needs data.label_set=fine2coarse (a fine-to-coarse model)")
         super().__init__(model, **natural)
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.model.fine_logits(x)
-        return F.cross_entropy(logits, y), logits
+    def training_target(self) -> nn.Module:
+        return self.model.fine_net  # trained on its fine logits; the coarse sum is for evaluation

@@ -70,8 +70,8 @@ class AdversarialTraining(RobustTraining):
         super().__init__(model, **robust)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x_adv = pgd(self.model, x, y, random_start=self.hparams.random_start, **self.attack_settings())
-        logits = self.model(x_adv)
+        x_adv = pgd(self.train_net, x, y, random_start=self.hparams.random_start, **self.attack_settings())
+        logits = self.train_net(x_adv)
         return F.cross_entropy(logits, y), logits
 
 
@@ -90,8 +90,8 @@ class Trades(RobustTraining):
         super().__init__(model, **robust)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x_adv = trades_adversary(self.model, x, **self.attack_settings())
-        logits = self.model(x)
-        logits_adv = self.model(x_adv)
+        x_adv = trades_adversary(self.train_net, x, **self.attack_settings())
+        logits = self.train_net(x)
+        logits_adv = self.train_net(x_adv)
         kl = F.kl_div(F.log_softmax(logits_adv, 1), F.softmax(logits, 1), reduction="batchmean")
         return F.cross_entropy(logits, y) + self.hparams.beta * kl, logits

@@ -43,7 +43,11 @@ def test_every_experiment_composes_and_validates(experiment):
 GROUPS = ("data", "method", "attack", "optimizer", "scheduler", "trainer", "logger", "recipe", "debug",
           "speed")  # fmt: skip
 # Options that need another choice to make sense: method=fine2coarse needs a fine2coarse label set.
-NEEDS_MORE = {("method", "fine2coarse"): "method=fine2coarse needs data.label_set=fine2coarse"}
+NEEDS_MORE = {
+    ("method", "fine2coarse"): "method=fine2coarse needs data.label_set=fine2coarse",
+    # The default data, unclipped toy-MNIST, has no [0, 1] box (AutoAttack's only one).
+    ("attack", "autoattack"): "AutoAttack works in pixel space",
+}
 
 
 @pytest.mark.parametrize(

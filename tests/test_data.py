@@ -11,6 +11,7 @@ from conftest import make_idx_mnist
 
 from benign_lightning.data import MNISTDataModule, ToyMNISTDataModule
 from benign_lightning.data.tensor_loader import EpochPermutation, TensorLoader
+from benign_lightning.data.toy_mnist import load_toy_digits
 from benign_lightning.errors import ConfigError
 
 
@@ -47,12 +48,22 @@ def test_subsets_are_drawn_from_data_seed(tmp_path):
     np.testing.assert_array_equal(a.train_index, b.train_index)
 
 
-def test_toy_mnist_is_in_pixel_space_and_balanced():
+def test_toy_mnist_is_unclipped_by_default_and_balanced():
     dm = ToyMNISTDataModule(eta=0.0, sigma2=0.5, data_seed=0)
     dm.setup()
     assert dm.train.x.shape == (4000, 1, 28, 28) and len(dm.test) == 1000
-    assert dm.train.x.min() >= 0 and dm.train.x.max() <= 1
+    assert dm.input_range is None and dm.train.x.min() < -1 and dm.train.x.max() > 2  # N(0, 0.5) noise
+    # The noise is exactly the sample minus its digit: std sqrt(0.5) around the class's image.
+    digits = torch.from_numpy(load_toy_digits().astype("float32") / 255)
+    residual = dm.train.x[:, 0] - digits[dm.train.y]
+    assert abs(float(residual.std()) - 0.5**0.5) < 0.01 and abs(float(residual.mean())) < 0.01
     assert 0.45 < dm.train.y.float().mean() < 0.55
+
+
+def test_toy_mnist_clipped_is_in_pixel_space():
+    dm = ToyMNISTDataModule(eta=0.0, sigma2=0.5, data_seed=0, clip=True)
+    dm.setup()
+    assert dm.input_range == (0.0, 1.0) and dm.train.x.min() >= 0 and dm.train.x.max() <= 1
 
 
 def test_loader_covers_each_point_once_per_epoch_in_a_new_order():

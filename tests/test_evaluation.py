@@ -110,7 +110,8 @@ def test_autoattack_is_at_least_as_strong_as_pgd(toy_model):
 def test_attack_autoattack_through_the_cli(tmp_path, main_in_process):
     pytest.importorskip("pyautoattack")
     code, _, stderr = main_in_process(
-        "attack=autoattack", "eps=0.05", "attack.eval_eps=[0.02,0.05]", "data.n_train=300", "data.n_test=30",
+        "attack=autoattack", "data.clip=true", "eps=0.05", "attack.eval_eps=[0.02,0.05]", "data.n_train=300",
+        "data.n_test=30",
         "trainer.max_epochs=2", "trainer.min_epochs=null", "logger=none", *QUIET, "hydra.run.dir=r",
     )  # fmt: skip
     assert code == 0, stderr
@@ -191,3 +192,19 @@ def test_without_pyautoattack_the_run_names_the_extra(monkeypatch, main_in_proce
     assert code == 2
     assert "error: attack=autoattack runs AutoAttack, but the pyautoattack package is not installed: " \
            'pip install "benign_lightning[autoattack]"' in stderr  # fmt: skip
+
+
+def test_autoattack_on_unclipped_toy_mnist_is_refused_before_training(tmp_path, main_in_process):
+    # Unclipped toy-MNIST (the default) has no [0, 1] box, the only one AutoAttack works in.
+    code, _, stderr = main_in_process("attack=autoattack", "logger=none", *QUIET, "hydra.run.dir=r")
+    assert code == 2
+    assert "attack.name=autoattack with attack.clamp=None" in stderr and "data.clip=true" in stderr
+    assert not (tmp_path / "r" / "checkpoints").exists()
+
+
+def test_attack_clamp_auto_is_the_data_box():
+    cfg = composed()
+    assert cfg.attack.clamp == "auto"
+    assert attack_spec(cfg.attack, ToyMNISTDataModule(clip=False).input_range).clamp is None
+    assert attack_spec(cfg.attack, ToyMNISTDataModule(clip=True).input_range).clamp == (0.0, 1.0)
+    assert attack_spec(composed("+experiment=mnist_noise").attack).clamp == (0.0, 1.0)

@@ -23,9 +23,22 @@ from benign_lightning.models import build_model
 _METHOD_DATA_KEYS = ("label_set",)
 
 
-def attack_spec(attack_cfg: DictConfig) -> AttackSpec:
-    """The evaluation attack of the ``attack`` config group."""
-    return AttackSpec.from_config(OmegaConf.to_container(attack_cfg, resolve=True))
+def resolve_clamp(clamp: Any, input_range: tuple[float, float] | None) -> tuple[float, float] | None:
+    """``attack.clamp``: ``auto`` is the data's own box (``LabelNoiseDataModule.input_range``)."""
+    if clamp == "auto":
+        return input_range
+    return tuple(clamp) if clamp is not None else None
+
+
+def attack_spec(attack_cfg: DictConfig, input_range: tuple[float, float] | None = (0.0, 1.0)) -> AttackSpec:
+    """The evaluation attack of the ``attack`` config group, clamped to ``input_range`` under
+    ``clamp: auto`` (pass the datamodule's)."""
+    node = OmegaConf.to_container(attack_cfg, resolve=True)
+    node["clamp"] = resolve_clamp(node.get("clamp", "auto"), input_range)
+    try:
+        return AttackSpec.from_config(node)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _check_arguments(node: dict[str, Any], group: str) -> None:
@@ -115,6 +128,8 @@ def build_method(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> NaturalTr
     kwargs = OmegaConf.to_container(cfg.method, resolve=True)
     for key in _METHOD_DATA_KEYS:
         kwargs.pop(key, None)
+    if "clamp" in kwargs:  # the training attack's box, as the evaluation attack's
+        kwargs["clamp"] = resolve_clamp(kwargs["clamp"], datamodule.input_range)
     method_cls = get_class(kwargs.pop("_target_"))
     spec = model_spec(cfg, datamodule)
     scheduler, interval = scheduler_factory(cfg)

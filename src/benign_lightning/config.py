@@ -158,7 +158,7 @@ SCHEMA: dict[str, Rule] = {
     "attack.envelope_only": BOOL,
     "attack.checks": one_of(*CHECK_LEVELS),
     "attack.large_eps": NULL | number(0, open_low=True),
-    "attack.clamp": NULL | Rule("a pair [low, high] with low < high", _is_range),
+    "attack.clamp": NULL | one_of("auto") | Rule("a pair [low, high] with low < high", _is_range),
     "attack.eval_eps": list_of(number(0), non_empty=True),
     "attack.batch_size": integer(1),
     "data.eta": number(0, 1),
@@ -334,13 +334,14 @@ def _warn_unreachable_eps(values: dict[str, Any]) -> None:
 def validate(cfg: DictConfig, check_data: bool = True, warn: bool = True) -> LabelNoiseDataModule:
     """Check everything a user can get wrong, before any compute or any file is written; return the
     datamodule (instantiated, not yet set up)."""
-    from benign_lightning.builders import build_datamodule, check_optimization
+    from benign_lightning.builders import attack_spec, build_datamodule, check_optimization
 
     values = resolved(cfg)
     check_schema(values, cfg)
     check_combinations(values, warn)
     check_optimization(cfg)
     datamodule = build_datamodule(cfg)
+    attack_spec(cfg.attack, datamodule.input_range)  # e.g. AutoAttack on inputs outside [0, 1]
     if check_data:
         datamodule.check_available()
     return datamodule

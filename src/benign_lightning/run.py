@@ -75,7 +75,7 @@ class _Callbacks:
         heldout = []
         stopping = cfg.early_stopping
         if stopping.enabled:
-            attack = attack_spec(cfg.attack)
+            attack = attack_spec(cfg.attack, datamodule.input_range)
             if stopping.steps is not None:
                 attack = attack.replace(steps=int(stopping.steps))
             heldout = [
@@ -195,7 +195,7 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
         test=datamodule.test,
         eps=cfg.eps,
         eval_eps=cfg.attack.eval_eps,
-        attack=attack_spec(cfg.attack),
+        attack=attack_spec(cfg.attack, datamodule.input_range),
         batch_size=cfg.attack.batch_size,
         envelope_only=bool(cfg.attack.envelope_only),
         checks=str(cfg.attack.checks),

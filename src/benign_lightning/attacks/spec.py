@@ -18,6 +18,9 @@ ATTACKS = ("pgd", "autoattack")
 MADRY_REL_STEP = 2.5
 
 
+PIXEL_RANGE = (0.0, 1.0)
+
+
 @dataclass(frozen=True)
 class AttackSpec:
     """An evaluation attack. ``step_size`` is absolute (the paper's presets: 0.01 at every ε);
@@ -32,13 +35,18 @@ class AttackSpec:
     restarts: int = 1
     loss: str = "ce"
     early_stop: bool = True
-    clamp: tuple[float, float] | None = (0.0, 1.0)
+    clamp: tuple[float, float] | None = PIXEL_RANGE
     version: str = "standard"  # AutoAttack only
     batch_size: int = 1000
 
     def __post_init__(self) -> None:
         if self.name not in ATTACKS:
             raise ValueError(f"attack.name={self.name!r} is unknown; choose one of {', '.join(ATTACKS)}")
+        if self.name == "autoattack" and self.clamp != PIXEL_RANGE:
+            raise ValueError(
+                f"attack.name=autoattack with attack.clamp={self.clamp}: AutoAttack works in pixel space "
+                "[0, 1] only (unclipped toy-MNIST has no box: use attack=linf_strong, or data.clip=true)"
+            )
 
     @classmethod
     def from_config(cls, attack: dict[str, Any]) -> AttackSpec:

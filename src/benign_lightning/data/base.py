@@ -68,6 +68,8 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
     std: tuple[float, ...] | None = None
     pairs: dict[int, int] | None = None
     crop_padding: int | None = None  # random crop + flip augmentation (data.augment), if it has one
+    # The box every input lies in (pixel space); attack.clamp=auto clamps adversarial examples to it.
+    input_range: tuple[float, float] | None = (0.0, 1.0)
     # Fine2Coarse (App. C.3): train on fine labels, evaluate on coarse ones. A subclass that offers
     # it sets ``coarse_of_fine`` (the coarse label of each fine one) and ``fine2coarse = True``.
     coarse_of_fine: tuple[int, ...] | None = None

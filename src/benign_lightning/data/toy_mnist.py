@@ -43,7 +43,7 @@ class ToyMNISTDataModule(LabelNoiseDataModule):
         sigma2: float = 0.5,
         n_train: int = 4000,
         n_test: int = 1000,
-        clip: bool = True,
+        clip: bool = False,
         noise_mode: str = "flip",
         **kwargs,
     ) -> None:
@@ -54,6 +54,8 @@ class ToyMNISTDataModule(LabelNoiseDataModule):
             if int(value) < 1:
                 raise ConfigError(f"data.{key} must be a positive integer, got {value}")
         self.sigma2, self.n_train, self.n_test, self.clip = float(sigma2), int(n_train), int(n_test), clip
+        # Unclipped samples lie anywhere in R^784: no box for the attack to clamp to (attack.clamp=auto).
+        self.input_range = (0.0, 1.0) if clip else None
 
     def load_arrays(self):
         # Train and test come from independent streams of data_seed: a fresh test set (§3.1).

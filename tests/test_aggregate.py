@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import struct
 import subprocess
 import sys
 
@@ -34,6 +35,12 @@ def test_four_job_sweep_is_summarised_and_plotted(tmp_path):
     assert {"adv_err", "natural_err", "adv_err@0", "adv_err@0.1", "adv_err@0.2"} <= set(rows[0])
     for figure in ("err_vs_eta.png", "adv_err_vs_eps.png"):
         assert (sweep / figure).read_bytes()[:4] == b"\x89PNG"
+    # Figure 2a's three panels (adversarial, test, training error), each as wide as the ε figure.
+    width = {
+        f: struct.unpack(">I", (sweep / f).read_bytes()[16:20])[0]
+        for f in ("err_vs_eta.png", "adv_err_vs_eps.png")
+    }
+    assert width["err_vs_eta.png"] / width["adv_err_vs_eps.png"] > 2.2  # two panels: about 1.7
 
     # A job that did not finish is reported, and so is one that never started.
     (sorted(sweep.glob("3_*"))[0] / "results.json").unlink()

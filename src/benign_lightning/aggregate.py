@@ -4,7 +4,7 @@ Reads every job folder's ``results.json`` and Hydra overrides and writes, into `
 
 - ``summary.csv``: one row per job (finished, failed or unfinished), the swept keys as columns,
   then the status and the metrics (``adv_err@<eps>`` for each ε of the grid);
-- ``err_vs_eta.png`` (Figure 2 style): adversarial and natural test error against η, one line per
+- ``err_vs_eta.png`` (Figure 2a style): adversarial, natural test and training error against η, one line per
   value of the other swept keys (σ², architecture, method, ...), mean over seeds with a 95%
   confidence band;
 - ``adv_err_vs_eps.png`` (Figures 2b and 9b style): adversarial error against ε, one line per η,
@@ -168,18 +168,29 @@ def _curve(label: str, by_x: dict[float, list[float]]) -> Curve:
     return Curve(f"{label} ({n})", xs, [m for m, _ in stats], [h for _, h in stats])
 
 
+# Figure 2a's three panels: (results key, panel title).
+ETA_PANELS = (
+    ("adv_err", "adversarial error"),
+    ("natural_err", "natural test error"),
+    ("train_err", "training error (given labels)"),
+)
+
+
 def plot_err_vs_eta(jobs: list[Job], group_keys: list[str], path: Path) -> Path | None:
     done = [j for j in jobs if j.status == "complete"]
     if len({j.results["eta"] for j in done}) < 2:
         return None
-    curves: dict[str, list[Curve]] = {"adv_err": [], "natural_err": []}
-    for label, members in sorted(_lines(done, group_keys).items()):
-        for metric, lines in curves.items():
+    panels: dict[str, list[Curve]] = {}
+    for metric, title in ETA_PANELS:
+        if not all(metric in j.results for j in done):
+            continue  # results.json written before the key existed
+        lines = panels.setdefault(title, [])
+        for label, members in sorted(_lines(done, group_keys).items()):
             by_eta: dict[float, list[float]] = defaultdict(list)
             for j in members:
                 by_eta[j.results["eta"]].append(j.results[metric])
             lines.append(_curve(label, by_eta))
-    return plot_err_vs_eta_figure(curves["adv_err"], curves["natural_err"], path, BAND_LABEL)
+    return plot_err_vs_eta_figure(panels, path, BAND_LABEL)
 
 
 def plot_adv_err_vs_eps(jobs: list[Job], group_keys: list[str], path: Path) -> Path | None:

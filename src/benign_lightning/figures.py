@@ -64,20 +64,22 @@ def plot_adv_err_vs_eps(curves: Sequence[Curve], path: Path, title: str | None =
     return atomic_savefig(fig, path)
 
 
-def plot_err_vs_eta(adversarial: Sequence[Curve], natural: Sequence[Curve], path: Path, ylabel: str) -> Path:
-    """Adversarial and natural test error against the label-noise rate η, side by side (Figure 2)."""
+def plot_err_vs_eta(panels: dict[str, Sequence[Curve]], path: Path, ylabel: str) -> Path:
+    """Errors against the label-noise rate η, one panel per metric side by side, sharing the y axis
+    (Figure 2a: adversarial, test and training error)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(10, 4))
-    left, right = fig.subplots(1, 2, sharey=True)
-    _draw(left, adversarial, "label noise η", ylabel, "adversarial error")
-    _draw(right, natural, "label noise η", "", "natural test error")
+    fig = Figure(figsize=(5 * len(panels), 4))
+    axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+    for i, (ax, (title, curves)) in enumerate(zip(axes, panels.items(), strict=True)):
+        _draw(ax, curves, "label noise η", ylabel if i == 0 else "", title)
     return atomic_savefig(fig, path)
 
 
 def plot_memorization(memorization: dict[str, np.ndarray], results: dict[str, Any], path: Path) -> Path:
     """Fraction of clean and of mislabelled training points fit after each epoch (Figure 3)."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(5, 3.6))
     ax = fig.subplots()
@@ -86,6 +88,7 @@ def plot_memorization(memorization: dict[str, np.ndarray], results: dict[str, An
     if memorization["corrupted"].any():
         ax.plot(epochs, memorization["noisy_fit"], marker=".", label="mislabelled")
     ax.set(xlabel="epoch", ylabel="training points fit", ylim=(-0.02, 1.02), title=_title(results))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.grid(alpha=0.3)
     ax.legend()
     return atomic_savefig(fig, path)

@@ -34,8 +34,7 @@ in the table). Usage, from the repository root:
 from __future__ import annotations
 
 import argparse
-import json
-import logging
+import importlib
 import os
 import pickle
 import statistics
@@ -62,6 +61,7 @@ from benign_lightning.attacks.spec import AttackSpec
 from benign_lightning.builders import build_method, model_spec
 from benign_lightning.config import validate
 from benign_lightning.evaluate import adversarially_correct
+from benign_lightning.io import atomic_write_json
 from benign_lightning.models import build_model
 from benign_lightning.results import environment
 from benign_lightning.run import set_float32_precision
@@ -79,7 +79,6 @@ TARGETS = {
 # noise): the fast path must not change results.
 ACCURACY_WORKLOAD, ACC_TOLERANCE = "mnist_cnn_natural", 0.02
 CLASS_SIGNAL = 30.0  # the class patterns' pixel std, against noise of 60: a task not learnt at once
-_QUIET_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")
 
 
 # --- synthetic data in the real formats --------------------------------------------------------
@@ -353,14 +352,8 @@ def plain(w: Workload, cfg: DictConfig, device: torch.device, epochs: int, *, ba
     x_test, y_test = datamodule.test.x.numpy(), datamodule.test.y.numpy()
     torch.manual_seed(int(cfg.seed))
     model = build_model(**model_spec(cfg, datamodule)).to(device)
-    o = cfg.optimizer
-    opt = torch.optim.SGD(
-        model.parameters(),
-        lr=float(o.lr),
-        momentum=float(o.momentum),
-        weight_decay=float(o.weight_decay),
-        nesterov=bool(o.nesterov),
-    )
+    sgd = {k: cfg.optimizer[k] for k in ("lr", "momentum", "weight_decay", "nesterov")}  # the recipe's
+    opt = torch.optim.SGD(model.parameters(), **sgd)
     eps, bs = float(cfg.eps), int(cfg.data.batch_size)
     step = float(cfg.train_attack.step_size) if cfg.train_attack.step_size is not None else None
     clock = Clock(device)
@@ -520,9 +513,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    for name in _QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=r".*(LeafSpec|logging interval|srun|num_workers).*")
+    # The entry point's quiet console, and Lightning's hints that do not apply to a benchmark.
+    importlib.import_module("benign_lightning.quiet")
+    warnings.filterwarnings("ignore", message=r".*(srun|num_workers|GPU available).*")
     device = torch.device(args.device)
     if device.type == "cuda":
         set_float32_precision()  # what the CLI does; it applies to every way
@@ -553,13 +546,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             accs = {way: w.results[way]["test_acc"] for way in WAYS}
             same = all(abs(a - accs["fp32"]) <= ACC_TOLERANCE for a in accs.values())
             figures["same_accuracy"] = {"test_acc": accs, "tolerance": ACC_TOLERANCE, "holds": same}
-            print(
-                f"{ACCURACY_WORKLOAD}: every way's test accuracy within {ACC_TOLERANCE} of fp32's: {same}"
-            )
+            print(f"{ACCURACY_WORKLOAD}: every way's test accuracy within {ACC_TOLERANCE} of fp32's: {same}")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
-        print(f"figures: {args.json}")
+        print(f"figures: {atomic_write_json(args.json, figures)}")
     return figures
 
 

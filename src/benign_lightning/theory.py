@@ -1,0 +1,113 @@
+"""Theorem 1 (§2.1) as a calculator: ``python -m benign_lightning.theory thm1 ...`` and ``... toy``.
+
+Theorem 1: if a set ζ of balls B_ρ(s), each of probability mass ≥ c₂ and each holding one class,
+covers mass ≥ c₁, then with probability ≥ 1 − δ every classifier that fits m samples whose labels
+were flipped with probability η has 2ρ-adversarial error ≥ c₁, once
+
+    m ≥ |ζ| / (η c₂) · log(|ζ| / δ).
+
+``toy`` relates toy-MNIST's σ² to the theorem: balls of radius ρ = ε/2 around points of a class's
+Gaussian N(digit, σ² I) in d = 784 dimensions. The mass of such a ball is at most that of the ball
+around the mean (the Gaussian's mode), so ``c₂`` below is an upper bound and ``|ζ| ≥ c₁ / c₂`` a lower
+bound: the m printed is the least the theorem could ask for with such balls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from scipy import special, stats
+
+TOY_DIM = 28 * 28
+
+
+def theorem1_samples(*, balls: float, eta: float, c2: float, delta: float) -> float:
+    """Theorem 1's sample size m = |ζ| / (η c₂) · log(|ζ| / δ) (may be astronomically large)."""
+    for name, value, ok in (("balls", balls, balls >= 1), ("eta", eta, 0 < eta <= 0.5),
+                            ("c2", c2, 0 < c2 <= 1), ("delta", delta, 0 < delta < 1)):  # fmt: skip
+        if not ok:
+            raise ValueError(
+                f"--{name}={value}: needs balls >= 1, 0 < eta <= 0.5, 0 < c2 <= 1, 0 < delta < 1"
+            )
+    return math.exp(log_theorem1_samples(balls=balls, eta=eta, c2=c2, delta=delta))
+
+
+def log_theorem1_samples(*, balls: float, eta: float, c2: float, delta: float) -> float:
+    """Natural log of Theorem 1's m, for values beyond floating point."""
+    return math.log(balls) - math.log(eta) - math.log(c2) + math.log(math.log(balls / delta))
+
+
+def log_gaussian_ball_mass(*, sigma2: float, rho: float, norm: str, dim: int = TOY_DIM) -> float:
+    """log P[‖ξ‖ ≤ ρ] for ξ ~ N(0, σ² I_dim): the mass of the radius-ρ ball around the mean."""
+    sigma = math.sqrt(sigma2)
+    if norm == "linf":  # independent coordinates: P(|ξ_i| ≤ ρ)^dim
+        return dim * math.log(special.erf(rho / (sigma * math.sqrt(2))))
+    if norm == "l2":  # ‖ξ‖² / σ² is chi-square with dim degrees of freedom
+        return float(stats.chi2.logcdf((rho / sigma) ** 2, dim))
+    raise ValueError(f"norm={norm!r}: choose linf or l2")
+
+
+def _power_of_ten(log_value: float) -> str:
+    exponent = log_value / math.log(10)
+    return f"{10**exponent:,.0f}" if exponent < 15 else f"10^{exponent:.1f}"
+
+
+def toy_report(*, sigma2: float, eps: float, eta: float, c1: float, delta: float, norm: str,
+               n_train: int = 4000) -> str:  # fmt: skip
+    """What Theorem 1 asks of toy-MNIST at (σ², ε): ball mass, balls needed, samples needed."""
+    rho = eps / 2
+    log_c2 = log_gaussian_ball_mass(sigma2=sigma2, rho=rho, norm=norm)
+    log_balls = max(0.0, math.log(c1) - log_c2)  # |ζ| ≥ c₁ / c₂ balls of mass ≤ c₂ cover c₁
+    # log m = log|ζ| − log η − log c₂ + log log(|ζ|/δ)
+    log_m = log_balls - math.log(eta) - log_c2 + math.log(log_balls - math.log(delta))
+    return "\n".join([
+        f"toy-MNIST, sigma2={sigma2:g}, {norm} eps={eps:.4f} (rho = eps/2 = {rho:.4f}), "
+        f"d={TOY_DIM}, eta={eta:g}",
+        f"  c2 <= mass of the rho-ball at a class mean = 10^{log_c2 / math.log(10):.1f}",
+        f"  |zeta| >= c1 / c2 = {_power_of_ten(log_balls)} balls to cover c1={c1:g}",
+        f"  m >= |zeta| / (eta c2) log(|zeta| / delta) = {_power_of_ten(log_m)} samples (delta={delta:g})",
+        f"  toy-MNIST trains on {n_train}: "
+        + ("enough" if log_m <= math.log(n_train) else "the theorem does not apply at this size"),
+    ])  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benign_lightning.theory", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    thm1 = sub.add_parser("thm1", help="Theorem 1's sample size from c1, c2, |zeta|, eta and delta")
+    thm1.add_argument("--c1", type=float, required=True, help="mass the balls cover (the error bound)")
+    thm1.add_argument("--c2", type=float, required=True, help="least mass of one ball")
+    thm1.add_argument("--balls", type=float, required=True, help="|zeta|, the number of balls")
+    thm1.add_argument("--eta", type=float, required=True, help="label flip probability")
+    thm1.add_argument("--delta", type=float, default=0.05, help="failure probability (default 0.05)")
+    toy = sub.add_parser("toy", help="what Theorem 1 asks of toy-MNIST at sigma2 and eps")
+    toy.add_argument("--sigma2", type=float, default=0.5)
+    toy.add_argument("--eps", type=float, default=64 / 255)
+    toy.add_argument("--norm", choices=("linf", "l2"), default="linf")
+    toy.add_argument("--eta", type=float, default=0.1)
+    toy.add_argument("--c1", type=float, default=0.5)
+    toy.add_argument("--delta", type=float, default=0.05)
+    args = p.parse_args(argv)
+    if args.command == "thm1":
+        if args.c2 > args.c1:
+            p.error(f"--c2={args.c2} > --c1={args.c1}: the theorem needs c1 >= c2")
+        try:
+            m = theorem1_samples(balls=args.balls, eta=args.eta, c2=args.c2, delta=args.delta)
+        except ValueError as e:
+            p.error(str(e))
+        print(f"m >= |zeta| / (eta c2) log(|zeta| / delta) = {args.balls:g} / ({args.eta:g} * {args.c2:g}) "
+              f"* log({args.balls:g} / {args.delta:g}) = {math.ceil(m):,}")  # fmt: skip
+        print(f"then with probability >= {1 - args.delta:g}, every classifier that fits the m noisy samples "
+              f"has 2rho-adversarial error >= c1 = {args.c1:g}")  # fmt: skip
+        return 0
+    print(
+        toy_report(
+            sigma2=args.sigma2, eps=args.eps, eta=args.eta, c1=args.c1, delta=args.delta, norm=args.norm
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -5,9 +5,21 @@ from benign_lightning.data.cifar import CIFAR10DataModule, CIFAR100DataModule
 from benign_lightning.data.imagenet import RestrictedImageNetDataModule
 from benign_lightning.data.mnist import MNISTDataModule
 from benign_lightning.data.noise import NOISE_MODES, NoisyLabels, corrupt_labels
+from benign_lightning.data.planar import (
+    BlobsDataModule,
+    CirclesDataModule,
+    IntervalsDataModule,
+    LatticeDataModule,
+    PlanarDataModule,
+)
 from benign_lightning.data.toy_mnist import ToyMNISTDataModule
 
 __all__ = [
+    "BlobsDataModule",
+    "CirclesDataModule",
+    "IntervalsDataModule",
+    "LatticeDataModule",
+    "PlanarDataModule",
     "CIFAR10DataModule",
     "CIFAR100DataModule",
     "NOISE_MODES",

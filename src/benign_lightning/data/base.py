@@ -96,6 +96,11 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
     ) -> None:
         super().__init__()
         check_noise_args(eta, noise_mode)
+        if noise_mode == "flip" and float(eta) > 0 and getattr(self, "num_classes", 2) != 2:
+            raise ConfigError(
+                f"data.noise_mode='flip' is for binary labels, this dataset has {self.num_classes} classes "
+                "(data.label_set); use uniform or symmetric"
+            )
         for key, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
             if int(value) < 1:
                 raise ConfigError(f"data.{key} must be a positive integer, got {value}")

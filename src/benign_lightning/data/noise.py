@@ -108,7 +108,7 @@ def corrupt_labels(
             raise ConfigError("data.noise_mode='symmetric' needs at least 2 classes")
         noisy[indices] = (clean[indices] + rng.integers(1, num_classes, size=k)) % num_classes
     else:  # flip
-        if num_classes != 2:
+        if num_classes != 2 and k > 0:
             raise ConfigError(f"data.noise_mode='flip' is for binary labels, this dataset has {num_classes}")
         noisy[indices] = 1 - clean[indices]
     return NoisyLabels(clean, noisy, indices)

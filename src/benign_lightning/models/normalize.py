@@ -14,12 +14,14 @@ class Normalize(nn.Module):
     def __init__(self, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> None:
         super().__init__()
         self.enabled = mean is not None and std is not None
-        shape = (1, -1, 1, 1)
-        self.register_buffer("mean", torch.tensor(mean or [0.0]).view(shape), persistent=False)
-        self.register_buffer("std", torch.tensor(std or [1.0]).view(shape), persistent=False)
+        self.register_buffer("mean", torch.tensor(mean or [0.0]), persistent=False)
+        self.register_buffer("std", torch.tensor(std or [1.0]), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std if self.enabled else x
+        if not self.enabled:
+            return x
+        shape = (1, -1, *([1] * (x.dim() - 2)))  # per channel: dim 1 of images and of flat inputs
+        return (x - self.mean.view(shape)) / self.std.view(shape)
 
     def extra_repr(self) -> str:
         return (

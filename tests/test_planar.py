@@ -106,3 +106,21 @@ def test_each_runs_through_the_cli(name, tmp_path, main_in_process):
     assert code == 0, stderr
     results = read_json(tmp_path / "r" / "results.json")
     assert results["data"] == name and 0 <= results["adv_err"] <= 1 and results["n_train_errors"] >= 0
+    by_size = results["train_err_by_group_size"]
+    assert sum(g["points"] for g in by_size.values()) == 200
+    errors = sum(g["train_err"] * g["points"] for g in by_size.values())
+    assert round(errors) == results["n_train_errors"]  # the per-size errors add up to the run's
+    if name != "intervals":  # in the plane: the decision regions with the training points
+        assert (tmp_path / "r" / results["decision_regions"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_errors_by_group_size_counts_by_hand():
+    from benign_lightning.planar_report import errors_by_group_size
+
+    sizes = np.array([1.0, 0.3, 0.3])  # group 0 large, groups 1 and 2 small
+    groups = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    given = np.zeros(8, dtype=int)
+    pred = np.array([0, 0, 0, 1, 1, 1, 0, 1])  # large: 1 of 4 wrong; small: 3 of 4 wrong
+    out = errors_by_group_size(pred, given, groups, sizes)
+    assert out == {"0.3": {"train_err": 0.75, "groups": 2, "points": 4},
+                   "1": {"train_err": 0.25, "groups": 1, "points": 4}}  # fmt: skip

@@ -30,9 +30,11 @@ from benign_lightning.callbacks.progress import progress_callback
 from benign_lightning.checkpoints import KeptCheckpointIO, resume_from
 from benign_lightning.config import recipe_summary, validate
 from benign_lightning.data.base import LabelNoiseDataModule
+from benign_lightning.data.planar import PlanarDataModule
 from benign_lightning.evaluate import evaluate
 from benign_lightning.figures import write_run_figures
 from benign_lightning.loggers import finish_wandb
+from benign_lightning.planar_report import planar_results
 from benign_lightning.results import (
     BEST_CKPT,
     LAST_CKPT,
@@ -222,6 +224,11 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
         "world_size": int(trainer.world_size),
         **metrics,
     }
+    if trainer.is_global_zero and isinstance(datamodule, PlanarDataModule):
+        robust_eps = float(cfg.eps) if method.method_name in ("at", "trades") else None
+        title = f"{cfg.name}: {method.method_name}, {datamodule.name}, eta={cfg.eta}"
+        planar = planar_results(method.model, datamodule, arrays["train_pred"], run_dir, title, robust_eps)
+        results.update(planar)
     results["wall_s"] = round(time.perf_counter() - start, 3)
     if trainer.is_global_zero:
         write_predictions(run_dir, arrays)

@@ -88,7 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     toy.add_argument("--eta", type=float, default=0.1)
     toy.add_argument("--c1", type=float, default=0.5)
     toy.add_argument("--delta", type=float, default=0.05)
+    thm2 = sub.add_parser("thm2", help="Theorem 2 on data=intervals: union of intervals vs parity, over eta")
+    thm2.add_argument("--bits", type=int, default=4, help="N = 2^bits (default 4: 15 intervals)")
+    thm2.add_argument("--subset", type=int, nargs="+", default=[0, 2], help="the hidden bits (default 0 2)")
+    thm2.add_argument("--etas", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3])
+    thm2.add_argument("--n-train", type=int, default=20_000)
+    thm2.add_argument("--n-test", type=int, default=10_000)
+    thm2.add_argument("--gamma", type=float, default=0.1, help="the adversary's budget (< 1/4)")
+    thm2.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    if args.command == "thm2":
+        return _thm2(args)
     if args.command == "thm1":
         if args.c2 > args.c1:
             p.error(f"--c2={args.c2} > --c1={args.c1}: the theorem needs c1 >= c2")
@@ -106,6 +116,25 @@ def main(argv: list[str] | None = None) -> int:
             sigma2=args.sigma2, eps=args.eps, eta=args.eta, c1=args.c1, delta=args.delta, norm=args.norm
         )
     )
+    return 0
+
+
+def _thm2(args: argparse.Namespace) -> int:
+    from benign_lightning.data.planar import IntervalsDataModule
+    from benign_lightning.intervals import theorem2_table
+
+    def data(eta: float) -> IntervalsDataModule:
+        return IntervalsDataModule(bits=args.bits, subset=args.subset, eta=eta, n_train=args.n_train,
+                                   n_test=args.n_test, data_seed=args.seed)  # fmt: skip
+
+    rows = theorem2_table(data, args.etas, gamma=args.gamma)
+    print(f"Theorem 2: {2**args.bits - 1} intervals, hidden bits {args.subset}, {args.n_train} training "
+          f"points, gamma={args.gamma:g}; errors train / test / adversarial")  # fmt: skip
+    print("| eta | union of intervals | parity |\n|---|---|---|")
+    for r in rows:
+        union = f"{r['union_train_err']:.3f} / {r['union_test_err']:.3f} / {r['union_adv_err']:.3f}"
+        parity = f"{r['parity_train_err']:.3f} / {r['parity_test_err']:.3f} / {r['parity_adv_err']:.3f}"
+        print(f"| {r['eta']:g} | {union} | {parity} |")
     return 0
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from benign_lightning.aggregate import read_jobs
+
 CLAIMS = {
     "sigma2=0.1": "the network cannot memorise the noise: training error stays high (>= eta / 2 at every "
     "eta > 0), and test and adversarial error are low (<= 0.1)",
@@ -31,10 +33,12 @@ CLAIMS = {
 def table(sweep: Path) -> dict[float, dict[float, dict[str, float]]]:
     """σ² → η → mean train/test/adv error over the seeds (and the number of seeds)."""
     runs: dict[tuple[float, float], list[dict]] = defaultdict(list)
-    for results in sorted(sweep.glob("*/results.json")):
-        r = json.loads(results.read_text())
-        sigma2 = float(yaml.safe_load((results.parent / "config.yaml").read_text())["data"]["sigma2"])
-        runs[sigma2, float(r["eta"])].append(r)
+    for job in read_jobs(sweep):
+        if job.status != "complete":
+            continue
+        # σ² from the job's config.yaml: it need not be a swept (overridden) key
+        sigma2 = float(yaml.safe_load((job.folder / "config.yaml").read_text())["data"]["sigma2"])
+        runs[sigma2, float(job.results["eta"])].append(job.results)
     out: dict[float, dict[float, dict[str, float]]] = defaultdict(dict)
     for (sigma2, eta), rs in sorted(runs.items()):
         out[sigma2][eta] = {

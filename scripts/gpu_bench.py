@@ -60,7 +60,7 @@ from torchvision import transforms
 from benign_lightning.attacks.spec import AttackSpec
 from benign_lightning.builders import build_method, model_spec
 from benign_lightning.config import validate
-from benign_lightning.evaluate import adversarially_correct
+from benign_lightning.evaluate import adversarially_correct, predict
 from benign_lightning.io import atomic_write_json
 from benign_lightning.models import build_model
 from benign_lightning.results import environment
@@ -261,13 +261,8 @@ def framework(
     model = method.model.eval()
     test = datamodule.test
     with torch.no_grad():
-        pred = torch.cat(
-            [
-                model(test.inputs(torch.arange(i, min(i + 1000, len(test)))).to(device)).argmax(1)
-                for i in range(0, len(test), 1000)
-            ]
-        )
-    return clock.seconds(), float((pred == test.y.to(device)).float().mean()), model, test
+        correct = predict(model, test, batch_size=1000) == test.y
+    return clock.seconds(), float(correct.float().mean()), model, test
 
 
 class ArrayImages(Dataset):

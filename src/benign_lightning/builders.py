@@ -12,7 +12,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from benign_lightning.attacks.spec import AttackSpec
+from benign_lightning.attacks.spec import PIXEL_RANGE, AttackSpec
 from benign_lightning.data.base import LabelNoiseDataModule
 from benign_lightning.errors import ConfigError
 from benign_lightning.methods import NaturalTraining
@@ -23,14 +23,12 @@ from benign_lightning.models import build_model
 _METHOD_DATA_KEYS = ("label_set",)
 
 
-def resolve_clamp(clamp: Any, input_range: tuple[float, float] | None) -> tuple[float, float] | None:
+def resolve_clamp(clamp: Any, input_range: tuple[float, float] | None) -> Any:
     """``attack.clamp``: ``auto`` is the data's own box (``LabelNoiseDataModule.input_range``)."""
-    if clamp == "auto":
-        return input_range
-    return tuple(clamp) if clamp is not None else None
+    return input_range if clamp == "auto" else clamp
 
 
-def attack_spec(attack_cfg: DictConfig, input_range: tuple[float, float] | None = (0.0, 1.0)) -> AttackSpec:
+def attack_spec(attack_cfg: DictConfig, input_range: tuple[float, float] | None = PIXEL_RANGE) -> AttackSpec:
     """The evaluation attack of the ``attack`` config group, clamped to ``input_range`` under
     ``clamp: auto`` (pass the datamodule's)."""
     node = OmegaConf.to_container(attack_cfg, resolve=True)

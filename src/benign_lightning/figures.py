@@ -94,6 +94,31 @@ def plot_memorization(memorization: dict[str, np.ndarray], results: dict[str, An
     return atomic_savefig(fig, path)
 
 
+def plot_decision_regions(
+    xs, ys, pred, x, labels, corrupted, path: Path, title: str, eps: float | None
+) -> Path:
+    """Decision regions with the training points; mislabelled points marked ×; ``eps`` drawn as a
+    square of side 2ε (the ℓ∞ ball) in a corner when the method trained against it."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
+    ax.contourf(xs, ys, pred, levels=np.arange(pred.max() + 2) - 0.5, cmap="coolwarm", alpha=0.35)
+    clean = ~corrupted
+    ax.scatter(
+        x[clean, 0], x[clean, 1], c=labels[clean], cmap="coolwarm", s=4, vmin=0, vmax=max(1, labels.max())
+    )
+    if corrupted.any():
+        ax.scatter(x[corrupted, 0], x[corrupted, 1], c=labels[corrupted], cmap="coolwarm", marker="x", s=25,
+                   vmin=0, vmax=max(1, labels.max()), label="mislabelled")  # fmt: skip
+        ax.legend(loc="upper right", fontsize=7)
+    if eps:
+        ax.add_patch(Rectangle((xs[0] + 0.1, ys[0] + 0.1), 2 * eps, 2 * eps, fill=False, lw=1.5, label="ε"))
+    ax.set(title=title, aspect="equal")
+    return atomic_savefig(fig, path)
+
+
 def write_run_figures(run_dir: str | Path, results: dict[str, Any]) -> dict[str, Path]:
     """The figures of a finished run, by W&B key."""
     out = Path(run_dir) / FIGURES_DIR

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benign_lightning.data.planar import subset_parity
+
 
 def cells(x: np.ndarray) -> np.ndarray:
     """The integer whose cell [i − 1/2, i + 1/2) holds each x."""
@@ -65,7 +67,8 @@ def solve_gf2(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
 
 @dataclass
 class UnionOfIntervals:
-    """Majority label per cell, plus the training points whose labels disagree (degenerate intervals)."""
+    """Majority label per cell, plus the training points whose labels disagree (degenerate intervals),
+    kept sorted by position."""
 
     majority: dict[int, int]
     exceptions_x: np.ndarray
@@ -73,32 +76,29 @@ class UnionOfIntervals:
 
     @classmethod
     def fit(cls, x: np.ndarray, y: np.ndarray) -> UnionOfIntervals:
+        x = np.asarray(x, dtype=np.float64).ravel()
         i = cells(x)
         majority = majority_by_cell(i, y)
         disagree = y != np.array([majority[int(c)] for c in i])
-        return cls(majority, np.asarray(x, dtype=np.float64).ravel()[disagree], y[disagree])
+        order = np.argsort(x[disagree])
+        return cls(majority, x[disagree][order], y[disagree][order])
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64).ravel()
         pred = np.array([self.majority.get(int(c), 0) for c in cells(x)])
-        if len(self.exceptions_x):
-            at = {float(e): int(lab) for e, lab in zip(self.exceptions_x, self.exceptions_y, strict=True)}
-            for k, v in enumerate(x):
-                if float(v) in at:
-                    pred[k] = at[float(v)]
+        at = np.searchsorted(self.exceptions_x, x).clip(max=max(len(self.exceptions_x) - 1, 0))
+        hit = (self.exceptions_x[at] == x) if len(self.exceptions_x) else np.zeros(len(x), dtype=bool)
+        pred[hit] = self.exceptions_y[at[hit]]
         return pred
 
     def adversarially_wrong(self, x: np.ndarray, y: np.ndarray, gamma: float) -> np.ndarray:
         """Exact, for gamma < 1/4: wrong at x, or a differently labelled exception within gamma."""
         x = np.asarray(x, dtype=np.float64).ravel()
         wrong = self.predict(x) != y
-        if len(self.exceptions_x):
-            order = np.argsort(self.exceptions_x)
-            ex, ey = self.exceptions_x[order], self.exceptions_y[order]
-            lo = np.searchsorted(ex, x - gamma, side="left")
-            hi = np.searchsorted(ex, x + gamma, side="right")
-            for k in np.flatnonzero(hi > lo):
-                wrong[k] |= bool((ey[lo[k] : hi[k]] != y[k]).any())
+        lo = np.searchsorted(self.exceptions_x, x - gamma, side="left")
+        hi = np.searchsorted(self.exceptions_x, x + gamma, side="right")
+        for k in np.flatnonzero(hi > lo):
+            wrong[k] |= bool((self.exceptions_y[lo[k] : hi[k]] != y[k]).any())
         return wrong
 
 
@@ -123,7 +123,7 @@ class Parity:
         return [int(b) for b in np.flatnonzero(self.subset)]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return (bit_matrix(cells(x), self.bits) @ self.subset % 2).astype(np.int64)
+        return subset_parity(cells(x), self.subset_bits)
 
     def adversarially_wrong(self, x: np.ndarray, y: np.ndarray, gamma: float) -> np.ndarray:
         """Exact, for gamma < 1/4: constant on each cell, so wrong under attack iff wrong at x."""

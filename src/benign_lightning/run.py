@@ -34,6 +34,7 @@ from benign_lightning.data.planar import PlanarDataModule
 from benign_lightning.evaluate import evaluate
 from benign_lightning.figures import write_run_figures
 from benign_lightning.loggers import finish_wandb
+from benign_lightning.methods.robust import RobustTraining
 from benign_lightning.planar_report import planar_results
 from benign_lightning.results import (
     BEST_CKPT,
@@ -225,7 +226,7 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
         **metrics,
     }
     if trainer.is_global_zero and isinstance(datamodule, PlanarDataModule):
-        robust_eps = float(cfg.eps) if method.method_name in ("at", "trades") else None
+        robust_eps = float(cfg.eps) if isinstance(method, RobustTraining) else None
         title = f"{cfg.name}: {method.method_name}, {datamodule.name}, eta={cfg.eta}"
         planar = planar_results(method.model, datamodule, arrays["train_pred"], run_dir, title, robust_eps)
         results.update(planar)

@@ -29,6 +29,12 @@ from benign_lightning.errors import ConfigError
 PLANAR_LABEL_SETS = ("coarse", "fine", "fine2coarse")
 
 
+def subset_parity(i: np.ndarray, subset: list[int]) -> np.ndarray:
+    """The parity of the bits of each integer ``i`` at the positions ``subset`` (Theorem 2's labels)."""
+    i = np.asarray(i, dtype=np.int64)
+    return (sum((i >> b) & 1 for b in subset) % 2).astype(np.int64)
+
+
 class PlanarDataModule(LabelNoiseDataModule):
     """Float tensors of ``in_shape`` samples with a group per sample; binary labels by default."""
 
@@ -229,12 +235,7 @@ class IntervalsDataModule(PlanarDataModule):
 
     def parity_of(self, i: np.ndarray) -> np.ndarray:
         """The label of integer ``i``: the parity of its bits in the hidden subset."""
-        v = np.bitwise_and(i.astype(np.int64), self.mask)
-        out = np.zeros_like(v)
-        while v.any():
-            out ^= v & 1
-            v >>= 1
-        return out
+        return subset_parity(i, self.subset)
 
     def sample(self, n, rng):
         i = rng.integers(1, 2**self.bits, n)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benign_lightning.data.planar import IntervalsDataModule
-from benign_lightning.intervals import Parity, UnionOfIntervals, solve_gf2, theorem2_table
+from benign_lightning.exact.intervals import Parity, UnionOfIntervals, solve_gf2, theorem2_table
 from benign_lightning.theory import main
 
 
@@ -31,7 +31,7 @@ def test_gf2_elimination_solves_and_detects_inconsistency():
 
 def test_parity_recovers_the_hidden_bits_from_clean_labels():
     dm, x, y = _data(0.0, 500, bits=6, subset=(1, 3, 4))
-    assert Parity.fit(x, y, 6).subset_bits == [1, 3, 4]
+    assert Parity(6).fit(x, y).subset_bits == [1, 3, 4]
 
 
 def test_parity_recovers_them_with_noise_at_the_theorems_sample_size():
@@ -43,14 +43,14 @@ def test_parity_recovers_them_with_noise_at_the_theorems_sample_size():
     m = cells * (2 * cells * k + math.ceil(2 * cells * math.log(cells / delta)))
     dm, x, y = _data(eta, m)
     assert int(dm.noise.corrupted.sum()) == round(eta * m)
-    parity = Parity.fit(x, y, 4)
+    parity = Parity(4).fit(x, y)
     assert parity.subset_bits == [0, 2]
     assert (parity.predict(x) != y).mean() == pytest.approx(eta, abs=1e-9)  # leaves exactly the noise unfit
 
 
 def test_union_of_intervals_fits_every_noisy_label_and_majority_elsewhere():
     dm, x, y = _data(0.2, 3000)
-    union = UnionOfIntervals.fit(x, y)
+    union = UnionOfIntervals().fit(x, y)
     assert (union.predict(x) == y).all()
     xt, yt = dm.test.x.numpy().ravel(), dm.test.y.numpy()
     assert (union.predict(xt) != yt).mean() <= 0.01
@@ -60,7 +60,7 @@ def test_union_of_intervals_fits_every_noisy_label_and_majority_elsewhere():
 def test_exact_adversarial_errors_match_a_brute_force_search(gamma):
     dm, x, y = _data(0.1, 300)
     xt, yt = dm.test.x.numpy().ravel()[:300], dm.test.y.numpy()[:300]
-    union, parity = UnionOfIntervals.fit(x, y), Parity.fit(x, y, 4)
+    union, parity = UnionOfIntervals().fit(x, y), Parity(4).fit(x, y)
     grid = np.linspace(-gamma, gamma, 401)
     for model in (union, parity):
         brute = np.zeros(len(xt), dtype=bool)

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from benign_lightning.attacks.spec import PIXEL_RANGE, AttackSpec
 from benign_lightning.data.base import LabelNoiseDataModule
 from benign_lightning.errors import ConfigError
+from benign_lightning.exact import ExactClassifier
 from benign_lightning.methods import NaturalTraining
 from benign_lightning.methods.natural import needs_total_steps
 from benign_lightning.models import build_model
@@ -117,6 +118,25 @@ def check_optimization(cfg: DictConfig) -> None:
         scheduler(optimizer, **steps)
     except (TypeError, ValueError, KeyError) as e:
         raise ConfigError(f"scheduler ({cfg.scheduler._target_}): {e}") from None
+
+
+def is_exact(cfg: DictConfig) -> bool:
+    """Does ``method`` name a closed-form classifier rather than a LightningModule?"""
+    return issubclass(get_class(cfg.method._target_), ExactClassifier)
+
+
+def build_exact(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> ExactClassifier:
+    """The classifier of ``method``, bound to the data, the attack norm and the ε grid (a
+    ConfigError for what its exact computation does not cover)."""
+    classifier = instantiate(cfg.method)
+    classifier.bind(datamodule, str(cfg.attack.norm), eval_grid(cfg))
+    return classifier
+
+
+def eval_grid(cfg: DictConfig) -> list[float]:
+    """Every ε evaluated: ``attack.eval_eps`` and ``eps``."""
+    grid = OmegaConf.to_container(cfg.attack.eval_eps, resolve=True)
+    return sorted({float(e) for e in grid} | {float(cfg.eps)})
 
 
 def build_method(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> NaturalTraining:

@@ -334,7 +334,13 @@ def _warn_unreachable_eps(values: dict[str, Any]) -> None:
 def validate(cfg: DictConfig, check_data: bool = True, warn: bool = True) -> LabelNoiseDataModule:
     """Check everything a user can get wrong, before any compute or any file is written; return the
     datamodule (instantiated, not yet set up)."""
-    from benign_lightning.builders import attack_spec, build_datamodule, check_optimization
+    from benign_lightning.builders import (
+        attack_spec,
+        build_datamodule,
+        build_exact,
+        check_optimization,
+        is_exact,
+    )
 
     values = resolved(cfg)
     check_schema(values, cfg)
@@ -342,6 +348,8 @@ def validate(cfg: DictConfig, check_data: bool = True, warn: bool = True) -> Lab
     check_optimization(cfg)
     datamodule = build_datamodule(cfg)
     attack_spec(cfg.attack, datamodule.input_range)  # e.g. AutoAttack on inputs outside [0, 1]
+    if is_exact(cfg):
+        build_exact(cfg, datamodule)  # its data, norm and eps grid
     if check_data:
         datamodule.check_available()
     return datamodule

@@ -16,6 +16,12 @@ from benign_lightning.results import adv_err_curve
 FIGURES_DIR = "figures"
 
 
+def figures_enabled(cfg: Any, wandb: bool) -> bool:
+    """``figures``: the run's PNGs in ``figures/`` (``auto``: when W&B shows them)."""
+    setting = cfg.get("figures", "auto")
+    return wandb if setting == "auto" else bool(setting)
+
+
 def _title(results: dict[str, Any]) -> str:
     return f"{results.get('name')}: {results.get('method')}, {results.get('arch')}, eta={results.get('eta')}"
 

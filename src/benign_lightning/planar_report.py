@@ -3,11 +3,13 @@ gives up the small circles" as a number) and, in the plane, its decision regions
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from scipy.spatial import KDTree
 from torch import nn
 
 from benign_lightning.attacks import eval_mode
@@ -31,19 +33,46 @@ def errors_by_group_size(train_pred: np.ndarray, given: np.ndarray, groups: np.n
     return out
 
 
-def decision_grid(model: nn.Module, x: np.ndarray, n: int = 200, pad: float = 0.5):
-    """The model's prediction on an ``n`` × ``n`` grid over the data's bounding box (plus ``pad``)."""
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+def net_predict(model: nn.Module) -> Predict:
+    """A network's labels for rows of float inputs (numpy in, numpy out, eval mode)."""
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad(), eval_mode(model):
+            return model(torch.from_numpy(x).to(model_device(model))).argmax(1).cpu().numpy()
+
+    return predict
+
+
+def decision_grid(predict: Predict, x: np.ndarray, n: int = 300, pad: float = 0.5):
+    """The prediction on an ``n`` × ``n`` grid over the data's bounding box (plus ``pad``)."""
     lo, hi = x.min(0) - pad, x.max(0) + pad
     xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)
     grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2).astype(np.float32)
-    with torch.no_grad(), eval_mode(model):
-        pred = model(torch.from_numpy(grid).to(model_device(model))).argmax(1).cpu().numpy()
-    return xs, ys, pred.reshape(n, n)
+    return xs, ys, predict(grid).reshape(n, n)
 
 
-def planar_results(model: nn.Module, datamodule: PlanarDataModule, train_pred: np.ndarray,
-                   run_dir: Path, title: str, eps: float | None) -> dict[str, Any]:  # fmt: skip
-    """``train_err_by_group_size`` for ``results.json``; in the plane, ``figures/decision_regions.png``."""
+def grid_margins(xs: np.ndarray, ys: np.ndarray, pred: np.ndarray, x: np.ndarray, labels: np.ndarray,
+                 norm: str) -> np.ndarray:  # fmt: skip
+    """Per point: the ``norm`` distance to the nearest grid point predicted ≠ its label (App. C.2's
+    margins, for any classifier; to within the grid's spacing)."""
+    grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+    flat = pred.ravel()
+    out = np.full(len(x), np.inf)
+    for label in np.unique(labels):
+        other = flat != label
+        if other.any():
+            rows = labels == label
+            out[rows] = KDTree(grid[other]).query(x[rows], p=np.inf if norm == "linf" else 2)[0]
+    return out
+
+
+def planar_results(predict: Predict, datamodule: PlanarDataModule, train_pred: np.ndarray, run_dir: Path,
+                   title: str, eps: float | None, norm: str) -> dict[str, Any]:  # fmt: skip
+    """``train_err_by_group_size`` for ``results.json``; in the plane, the margins of the fitted
+    training points and ``figures/decision_regions.png``."""
     given = datamodule.eval_train.y.cpu().numpy()  # coarse under fine2coarse, as the predictions
     out: dict[str, Any] = {
         "train_err_by_group_size": errors_by_group_size(
@@ -53,7 +82,16 @@ def planar_results(model: nn.Module, datamodule: PlanarDataModule, train_pred: n
     if datamodule.in_shape == (2,):
         x = datamodule.train.x.cpu().numpy()
         corrupted = datamodule.noise.corrupted[~datamodule.heldout_mask]
-        xs, ys, pred = decision_grid(model, x)
+        xs, ys, pred = decision_grid(predict, x)
+        fitted = train_pred == given
+        margins = grid_margins(xs, ys, pred, x[fitted], given[fitted], norm)
+        out["margin"] = {
+            "norm": norm,
+            "min": float(margins.min()) if len(margins) else None,
+            "median": float(np.median(margins)) if len(margins) else None,
+            "grid_spacing": float(max(xs[1] - xs[0], ys[1] - ys[0])),
+            "of": "the fitted training points",
+        }
         path = plot_decision_regions(xs, ys, pred, x, given, corrupted,
                                      run_dir / "figures" / "decision_regions.png", title, eps)  # fmt: skip
         out["decision_regions"] = str(path.relative_to(run_dir))

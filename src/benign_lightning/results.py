@@ -42,6 +42,22 @@ TABLE_KEYS = (
 )
 
 
+def run_identity(cfg: DictConfig, datamodule: Any, method_name: str) -> dict[str, Any]:
+    """The head of every ``results.json``: what ran, on what, with which seeds."""
+    return {
+        "status": "complete",
+        "name": cfg.name,
+        "data": datamodule.name,
+        "label_set": getattr(datamodule, "label_set", None),
+        "method": method_name,
+        "arch": cfg.arch,
+        "eta": float(cfg.eta),
+        "eps": float(cfg.eps),
+        "seed": int(cfg.seed),
+        "data_seed": int(cfg.data_seed),
+    }
+
+
 def write_results(run_dir: str | Path, results: dict[str, Any]) -> Path:
     return atomic_write_json(Path(run_dir) / "results.json", results)
 

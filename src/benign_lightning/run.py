@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from benign_lightning.builders import attack_spec, build_method
+from benign_lightning.builders import attack_spec, build_method, is_exact
 from benign_lightning.callbacks import (
     HELDOUT_MONITOR,
     HeldOutAdversarialError,
@@ -32,31 +32,27 @@ from benign_lightning.config import recipe_summary, validate
 from benign_lightning.data.base import LabelNoiseDataModule
 from benign_lightning.data.planar import PlanarDataModule
 from benign_lightning.evaluate import evaluate
-from benign_lightning.figures import write_run_figures
+from benign_lightning.figures import figures_enabled, write_run_figures
 from benign_lightning.loggers import finish_wandb
 from benign_lightning.methods.robust import RobustTraining
-from benign_lightning.planar_report import planar_results
+from benign_lightning.planar_report import net_predict, planar_results
 from benign_lightning.results import (
     BEST_CKPT,
     LAST_CKPT,
     environment,
     format_table,
     load_state_dict,
+    run_identity,
     write_config,
     write_env,
     write_predictions,
     write_results,
 )
+from benign_lightning.run_exact import run_exact
 from benign_lightning.run_lock import RunFolderLock
 from benign_lightning.slurm import threads_for_this_task, under_submitit
 
 log = logging.getLogger(__name__)
-
-
-def figures_enabled(cfg: DictConfig, wandb: bool) -> bool:
-    """``figures``: the run's PNGs in ``figures/`` (``auto``: when W&B shows them)."""
-    setting = cfg.get("figures", "auto")
-    return wandb if setting == "auto" else bool(setting)
 
 
 class _Callbacks:
@@ -71,7 +67,9 @@ class _Callbacks:
         self.memorization = None
         if cfg.memorization is not False:  # "auto" is decided on the training set's size at fit start
             self.memorization = MemorizationTracker(
-                predictions, run_dir / "memorization.npz", enabled=cfg.memorization,
+                predictions,
+                run_dir / "memorization.npz",
+                enabled=cfg.memorization,
                 every_n_epochs=cfg.memorization_every_n_epochs,
             )
         self.early_stopping = self.best = None
@@ -81,11 +79,7 @@ class _Callbacks:
             attack = attack_spec(cfg.attack, datamodule.input_range)
             if stopping.steps is not None:
                 attack = attack.replace(steps=int(stopping.steps))
-            heldout = [
-                HeldOutAdversarialError(
-                    eps=float(cfg.eps), attack=attack, seed=cfg.seed
-                )
-            ]
+            heldout = [HeldOutAdversarialError(eps=float(cfg.eps), attack=attack, seed=cfg.seed)]
             self.early_stopping = pl.callbacks.EarlyStopping(
                 monitor=HELDOUT_MONITOR, mode="min", patience=int(stopping.patience),
                 min_delta=float(stopping.min_delta), check_on_train_epoch_end=True,
@@ -144,6 +138,8 @@ def run(
     the run holds ``run_dir``'s lock throughout: a second process on the folder is refused."""
     datamodule = datamodule if datamodule is not None else validate(cfg)
     with RunFolderLock(run_dir):
+        if is_exact(cfg):
+            return run_exact(cfg, Path(run_dir), datamodule)
         return _run(cfg, Path(run_dir), datamodule)
 
 
@@ -206,16 +202,7 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
         seed=cfg.seed,
     )
     results = {
-        "status": "complete",
-        "name": cfg.name,
-        "data": datamodule.name,
-        "label_set": getattr(datamodule, "label_set", None),
-        "method": method.method_name,
-        "arch": cfg.arch,
-        "eta": float(cfg.eta),
-        "eps": float(cfg.eps),
-        "seed": int(cfg.seed),
-        "data_seed": int(cfg.data_seed),
+        **run_identity(cfg, datamodule, method.method_name),
         "epochs": epochs,
         **callbacks.results(trainer),
         "resumed": resume is not None,
@@ -228,7 +215,8 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
     if trainer.is_global_zero and isinstance(datamodule, PlanarDataModule):
         robust_eps = float(cfg.eps) if isinstance(method, RobustTraining) else None
         title = f"{cfg.name}: {method.method_name}, {datamodule.name}, eta={cfg.eta}"
-        planar = planar_results(method.model, datamodule, arrays["train_pred"], run_dir, title, robust_eps)
+        planar = planar_results(net_predict(method.model), datamodule, arrays["train_pred"], run_dir, title,
+                                robust_eps, str(cfg.attack.norm))  # fmt: skip
         results.update(planar)
     results["wall_s"] = round(time.perf_counter() - start, 3)
     if trainer.is_global_zero:

@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _thm2(args: argparse.Namespace) -> int:
     from benign_lightning.data.planar import IntervalsDataModule
-    from benign_lightning.intervals import theorem2_table
+    from benign_lightning.exact.intervals import theorem2_table
 
     def data(eta: float) -> IntervalsDataModule:
         return IntervalsDataModule(bits=args.bits, subset=args.subset, eta=eta, n_train=args.n_train,

@@ -18,11 +18,13 @@ For γ < 1/4 no point of the support (within 1/4 of an integer) can leave its ce
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from benign_lightning.data.planar import subset_parity
+from benign_lightning.data.planar import IntervalsDataModule, subset_parity
+from benign_lightning.errors import ConfigError
+from benign_lightning.exact.base import ExactClassifier
 
 
 def cells(x: np.ndarray) -> np.ndarray:
@@ -65,23 +67,29 @@ def solve_gf2(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     return s
 
 
-@dataclass
-class UnionOfIntervals:
+def _check_intervals(datamodule, method: str) -> None:
+    if not isinstance(datamodule, IntervalsDataModule):
+        raise ConfigError(f"method={method} classifies data=intervals only (data is {datamodule.name!r})")
+
+
+class UnionOfIntervals(ExactClassifier):
     """Majority label per cell, plus the training points whose labels disagree (degenerate intervals),
     kept sorted by position."""
 
-    majority: dict[int, int]
-    exceptions_x: np.ndarray
-    exceptions_y: np.ndarray
+    method_name = "union_of_intervals"
+    max_eps = 0.25  # the exact errors below need gamma < 1/4
 
-    @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray) -> UnionOfIntervals:
+    def check_data(self, datamodule) -> None:
+        _check_intervals(datamodule, self.method_name)
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> UnionOfIntervals:
         x = np.asarray(x, dtype=np.float64).ravel()
         i = cells(x)
-        majority = majority_by_cell(i, y)
-        disagree = y != np.array([majority[int(c)] for c in i])
+        self.majority = majority_by_cell(i, y)
+        disagree = y != np.array([self.majority[int(c)] for c in i])
         order = np.argsort(x[disagree])
-        return cls(majority, x[disagree][order], y[disagree][order])
+        self.exceptions_x, self.exceptions_y = x[disagree][order], y[disagree][order]
+        return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64).ravel()
@@ -91,32 +99,41 @@ class UnionOfIntervals:
         pred[hit] = self.exceptions_y[at[hit]]
         return pred
 
-    def adversarially_wrong(self, x: np.ndarray, y: np.ndarray, gamma: float) -> np.ndarray:
-        """Exact, for gamma < 1/4: wrong at x, or a differently labelled exception within gamma."""
+    def adversarially_wrong(self, x: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray:
+        """Exact, for eps < 1/4: wrong at x, or a differently labelled exception within eps."""
         x = np.asarray(x, dtype=np.float64).ravel()
         wrong = self.predict(x) != y
-        lo = np.searchsorted(self.exceptions_x, x - gamma, side="left")
-        hi = np.searchsorted(self.exceptions_x, x + gamma, side="right")
+        lo = np.searchsorted(self.exceptions_x, x - eps, side="left")
+        hi = np.searchsorted(self.exceptions_x, x + eps, side="right")
         for k in np.flatnonzero(hi > lo):
             wrong[k] |= bool((self.exceptions_y[lo[k] : hi[k]] != y[k]).any())
         return wrong
 
 
-@dataclass
-class Parity:
-    """The parity of the bits of a point's cell in ``subset``."""
+class Parity(ExactClassifier):
+    """The parity of the bits of a point's cell in a subset learned from the majority labels."""
 
-    subset: np.ndarray  # 0/1 per bit
-    bits: int
+    method_name = "parity"
+    max_eps = 0.25
 
-    @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, bits: int) -> Parity:
+    def __init__(self, bits: int | None = None) -> None:
+        self.bits = bits  # None: the data's (bind)
+        self.subset = np.zeros(0, dtype=np.uint8)  # 0/1 per bit
+
+    def check_data(self, datamodule) -> None:
+        _check_intervals(datamodule, self.method_name)
+        if self.bits is not None and self.bits != datamodule.bits:
+            raise ConfigError(f"method.bits={self.bits} is not data.bits={datamodule.bits}: leave it null")
+        self.bits = datamodule.bits
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> Parity:
         majority = majority_by_cell(cells(x), y)
         i = np.array(sorted(majority))
-        s = solve_gf2(bit_matrix(i, bits), np.array([majority[int(c)] for c in i]))
+        s = solve_gf2(bit_matrix(i, self.bits), np.array([majority[int(c)] for c in i]))
         if s is None:
             raise ValueError("the majority labels are inconsistent with any parity: too few samples per cell")
-        return cls(s, bits)
+        self.subset = s
+        return self
 
     @property
     def subset_bits(self) -> list[int]:
@@ -125,9 +142,12 @@ class Parity:
     def predict(self, x: np.ndarray) -> np.ndarray:
         return subset_parity(cells(x), self.subset_bits)
 
-    def adversarially_wrong(self, x: np.ndarray, y: np.ndarray, gamma: float) -> np.ndarray:
-        """Exact, for gamma < 1/4: constant on each cell, so wrong under attack iff wrong at x."""
+    def adversarially_wrong(self, x: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray:
+        """Exact, for eps < 1/4: constant on each cell, so wrong under attack iff wrong at x."""
         return self.predict(x) != y
+
+    def summary(self) -> dict[str, Any]:
+        return {"parity_subset": self.subset_bits}
 
 
 def theorem2_table(datamodule_factory, etas, gamma: float = 0.1) -> list[dict[str, float]]:
@@ -141,7 +161,7 @@ def theorem2_table(datamodule_factory, etas, gamma: float = 0.1) -> list[dict[st
         x, y = dm.train.x.numpy().ravel(), dm.train.y.numpy()
         xt, yt = dm.test.x.numpy().ravel(), dm.test.y.numpy()
         row: dict[str, float] = {"eta": float(eta), "n_train": len(y)}
-        for name, model in (("union", UnionOfIntervals.fit(x, y)), ("parity", Parity.fit(x, y, dm.bits))):
+        for name, model in (("union", UnionOfIntervals().fit(x, y)), ("parity", Parity(dm.bits).fit(x, y))):
             row[f"{name}_train_err"] = float((model.predict(x) != y).mean())
             row[f"{name}_test_err"] = float((model.predict(xt) != yt).mean())
             row[f"{name}_adv_err"] = float(model.adversarially_wrong(xt, yt, gamma).mean())

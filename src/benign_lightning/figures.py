@@ -125,6 +125,33 @@ def plot_decision_regions(
     return atomic_savefig(fig, path)
 
 
+# Figure 3's six colours (matplotlib's first six): kind x correct label.
+REPRESENTATION_STYLE = {
+    ("clean", 0): ("C0", "o", "True 0"), ("clean", 1): ("C1", "o", "True 1"),
+    ("mislabelled", 0): ("C2", "o", "Noisy 0"), ("mislabelled", 1): ("C3", "o", "Noisy 1"),
+    ("adversarial", 0): ("C4", "+", "Adv 0"), ("adversarial", 1): ("C5", "+", "Adv 1"),
+}  # fmt: skip
+
+
+def plot_representations(tags: Sequence[str], projections: dict[str, dict[str, Any]], path: Path) -> Path:
+    """Figure 3: one panel per snapshot, the 2-D PCA of the penultimate activations of correctly
+    labelled, mislabelled and adversarial examples, coloured by kind and correct label."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4 * len(tags), 4))
+    axes = np.atleast_1d(fig.subplots(1, len(tags)))
+    for ax, tag in zip(axes, tags, strict=True):
+        for kind, (xy, labels) in projections[tag].items():
+            for label in np.unique(labels):
+                style = REPRESENTATION_STYLE.get((kind, int(label)), ("k", ".", f"{kind} {label}"))
+                colour, marker, name = style
+                rows = labels == label
+                ax.scatter(xy[rows, 0], xy[rows, 1], c=colour, marker=marker, s=8, label=name, alpha=0.7)
+        ax.set(title=tag.replace("_", " "), xticks=[], yticks=[])
+    axes[0].legend(fontsize=7, markerscale=1.5)
+    return atomic_savefig(fig, path)
+
+
 def write_run_figures(run_dir: str | Path, results: dict[str, Any]) -> dict[str, Path]:
     """The figures of a finished run, by W&B key."""
     out = Path(run_dir) / FIGURES_DIR

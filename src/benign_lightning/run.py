@@ -27,6 +27,7 @@ from benign_lightning.callbacks import (
     TrainPredictions,
 )
 from benign_lightning.callbacks.progress import progress_callback
+from benign_lightning.callbacks.representations import RepresentationSnapshots
 from benign_lightning.checkpoints import KeptCheckpointIO, resume_from
 from benign_lightning.config import recipe_summary, validate
 from benign_lightning.data.base import LabelNoiseDataModule
@@ -72,6 +73,15 @@ class _Callbacks:
                 enabled=cfg.memorization,
                 every_n_epochs=cfg.memorization_every_n_epochs,
             )
+        self.representations = None
+        if cfg.representations.epochs:  # Figure 3
+            spec = attack_spec(cfg.attack, datamodule.input_range)
+            spec = spec.replace(steps=int(cfg.representations.steps))
+            self.representations = RepresentationSnapshots(
+                epochs=list(cfg.representations.epochs), n_points=int(cfg.representations.n_points),
+                attack=spec, eps=float(cfg.eps), seed=int(cfg.seed), path=run_dir / "representations.npz",
+                figure=run_dir / "figures" / "representations_pca.png",
+            )  # fmt: skip
         self.early_stopping = self.best = None
         heldout = []
         stopping = cfg.early_stopping
@@ -88,16 +98,18 @@ class _Callbacks:
                 dirpath=ckpt_dir, filename=BEST_CKPT.stem, monitor=HELDOUT_MONITOR, mode="min",
                 save_top_k=1, enable_version_counter=False,
             )  # fmt: skip
-        # Overwrites checkpoints/last.ckpt at the end of every epoch, so a killed run resumes.
+        # Overwrites checkpoints/last.ckpt every `checkpoint_every_n_epochs` epochs (and at the end),
+        # so a killed run resumes.
         self.last = pl.callbacks.ModelCheckpoint(
-            dirpath=ckpt_dir, filename=LAST_CKPT.stem, save_top_k=1, enable_version_counter=False
-        )
+            dirpath=ckpt_dir, filename=LAST_CKPT.stem, save_top_k=1, enable_version_counter=False,
+            every_n_epochs=int(cfg.checkpoint_every_n_epochs), save_last=False,
+        )  # fmt: skip
         # Order matters: the held-out error is logged before EarlyStopping and the checkpoints read it.
         signals = SubmititSignals() if under_submitit() else None  # requeue on preemption
         self.progress = progress_callback(cfg.progress, cfg.trainer.get("enable_progress_bar", True))
         lr = pl.callbacks.LearningRateMonitor(logging_interval="epoch") if logger else None
-        optional = [signals, self.progress, lr, self.stop, self.memorization, *heldout, self.early_stopping,
-                    self.best]  # fmt: skip
+        optional = [signals, self.progress, lr, self.stop, self.memorization, self.representations, *heldout,
+                    self.early_stopping, self.best]  # fmt: skip
         self.all = [self.ranks, self.start, *[c for c in optional if c is not None], self.last]
 
     def results(self, trainer: pl.Trainer) -> dict[str, Any]:
@@ -110,6 +122,8 @@ class _Callbacks:
         }
         if self.memorization is not None:
             out.update(self.memorization.summary())
+        if self.representations is not None:
+            out["representations"] = self.representations.summary()
         if self.early_stopping is not None:
             out["early_stopped"] = self.early_stopping.stopped_epoch > 0
             best = self.best.best_model_score
@@ -178,7 +192,9 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
         datamodule.save_noise(run_dir / "noise.npz")
 
     trainer.fit(method, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
-    if not last.exists():  # fast_dev_run saves no checkpoints; the contract wants one
+    if not last.exists() or int(cfg.checkpoint_every_n_epochs) > 1:
+        # fast_dev_run saves no checkpoints, and a run saving every n epochs may end between two:
+        # the contract wants the final weights in last.ckpt.
         trainer.save_checkpoint(last)
     epochs = int(trainer.current_epoch)
     evaluated = LAST_CKPT
@@ -204,6 +220,8 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
     results = {
         **run_identity(cfg, datamodule, method.method_name),
         "epochs": epochs,
+        "train_loss_by_epoch": method.train_loss_by_epoch,
+        "final_train_loss": method.train_loss_by_epoch[-1] if method.train_loss_by_epoch else None,
         **callbacks.results(trainer),
         "resumed": resume is not None,
         "resumed_from": str(resume.relative_to(run_dir)) if resume else None,

@@ -12,6 +12,8 @@ from benign_lightning.data.planar import (
     LatticeDataModule,
     PlanarDataModule,
 )
+from benign_lightning.data.signal_noise import SignalNoiseDataModule
+from benign_lightning.data.synthetic import SyntheticDataModule
 from benign_lightning.data.toy_mnist import ToyMNISTDataModule
 
 __all__ = [
@@ -26,7 +28,9 @@ __all__ = [
     "MNISTDataModule",
     "NoisyLabels",
     "RestrictedImageNetDataModule",
+    "SignalNoiseDataModule",
     "Split",
+    "SyntheticDataModule",
     "LabelNoiseDataModule",
     "ToyMNISTDataModule",
     "corrupt_labels",

@@ -21,9 +21,8 @@ from __future__ import annotations
 from abc import abstractmethod
 
 import numpy as np
-import torch
 
-from benign_lightning.data.base import LabelNoiseDataModule
+from benign_lightning.data.synthetic import SyntheticDataModule
 from benign_lightning.errors import ConfigError
 
 PLANAR_LABEL_SETS = ("coarse", "fine", "fine2coarse")
@@ -35,50 +34,14 @@ def subset_parity(i: np.ndarray, subset: list[int]) -> np.ndarray:
     return (sum((i >> b) & 1 for b in subset) % 2).astype(np.int64)
 
 
-class PlanarDataModule(LabelNoiseDataModule):
-    """Float tensors of ``in_shape`` samples with a group per sample; binary labels by default."""
+class PlanarDataModule(SyntheticDataModule):
+    """Synthetic samples with a group per sample (disc, blob or integer), for per-group reports."""
 
-    num_classes = 2
     in_shape = (2,)
-    input_range = None
-
-    def __init__(
-        self,
-        *,
-        n_train: int = 1000,
-        n_test: int = 1000,
-        layout_seed: int = 0,
-        noise_mode: str = "flip",
-        **kwargs,
-    ) -> None:
-        super().__init__(noise_mode=noise_mode, **kwargs)
-        for key, value in (("n_train", n_train), ("n_test", n_test)):
-            if int(value) < 1:
-                raise ConfigError(f"data.{key} must be a positive integer, got {value}")
-        self.n_train, self.n_test, self.layout_seed = int(n_train), int(n_test), int(layout_seed)
-        self.train_groups_all: np.ndarray | None = None
-
-    @abstractmethod
-    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``n`` samples: inputs (float32, ``[n, *in_shape]``), clean labels and groups."""
 
     @abstractmethod
     def group_sizes(self) -> np.ndarray:
         """The size (radius, or width) of each group, for per-group reports."""
-
-    def load_arrays(self):
-        # Train and test from independent streams of data_seed, as toy-MNIST's.
-        x_train, y_train, self.train_groups_all = self.sample(self.n_train, self._rng(1))
-        x_test, y_test, _ = self.sample(self.n_test, self._rng(2))
-        return (
-            torch.from_numpy(x_train),
-            torch.from_numpy(y_train),
-            torch.from_numpy(x_test),
-            torch.from_numpy(y_test),
-        )
-
-    def _rng(self, stream: int) -> np.random.Generator:
-        return np.random.default_rng(np.random.SeedSequence([self.data_seed, stream]))
 
     @property
     def train_groups(self) -> np.ndarray:
@@ -95,26 +58,56 @@ def uniform_in_discs(centres: np.ndarray, radii: np.ndarray, which: np.ndarray, 
     return (centres[which] + offset).astype(np.float32)
 
 
+def _place(centres: list, radii_placed: list, r: float, candidates, gap: float) -> bool:
+    """Append the first candidate centre whose disc of radius ``r`` is ``gap`` clear of the others."""
+    for c in candidates:
+        if all(np.linalg.norm(c - o) >= r + ro + gap for o, ro in zip(centres, radii_placed, strict=True)):
+            centres.append(c)
+            radii_placed.append(r)
+            return True
+    return False
+
+
 def circle_layout(
-    n_large: int, n_small: int, r_large: float, r_small: float, seed: int, box: float = 5.0, gap: float = 0.3
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Disjoint discs in [-box, box]² (at least ``gap`` apart), large ones placed first; labels
-    alternate within each size so both classes have large and small discs."""
+    n_large: int, n_small: int, r_large: float, r_small: float, seed: int, box: float = 5.0, gap: float = 0.3,
+    satellite_gap: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Disjoint discs in [-box, box]² (at least ``gap`` apart), large ones placed first, labels
+    alternating so both classes have large discs.
+
+    ``satellite_gap`` None: the small discs anywhere, labels alternating. A number: small disc i sits
+    ``satellite_gap`` from the edge of large disc i mod n_large and takes the other label, so a
+    robust classifier cannot keep both (App. C.1's "rare sub-populations" next to common ones)."""
     rng = np.random.default_rng(seed)
-    radii = np.array([r_large] * n_large + [r_small] * n_small)
     centres: list[np.ndarray] = []
-    for r in radii:
-        for _ in range(10_000):
-            c = rng.uniform(-box + r, box - r, 2)
-            if all(np.linalg.norm(c - o) >= r + ro + gap for o, ro in zip(centres, radii, strict=False)):
-                centres.append(c)
-                break
-        else:
+    placed: list[float] = []
+
+    def anywhere(r: float):
+        return (rng.uniform(-box + r, box - r, 2) for _ in range(10_000))
+
+    def beside(host: int, r: float):
+        distance = r_large + satellite_gap + r
+        for angle in rng.uniform(0, 2 * np.pi, 2_000):
+            c = centres[host] + distance * np.array([np.cos(angle), np.sin(angle)])
+            if np.all(np.abs(c) <= box - r):
+                yield c
+
+    small_gap = gap if satellite_gap is None else min(gap, satellite_gap)
+    for k in range(n_large + n_small):
+        large = k < n_large
+        r = r_large if large else r_small
+        free = large or satellite_gap is None or n_large == 0
+        where = anywhere(r) if free else beside((k - n_large) % n_large, r)
+        if not _place(centres, placed, r, where, gap if large else small_gap):
             raise ConfigError(
-                f"data: cannot place {len(radii)} disjoint discs in the box; use fewer or smaller ones"
+                f"data: cannot place {n_large + n_small} disjoint discs in the box; use fewer or smaller ones"
             )
-    labels = np.concatenate([np.arange(n_large) % 2, np.arange(n_small) % 2])
-    return np.array(centres), radii, labels
+    large_labels = np.arange(n_large) % 2
+    if satellite_gap is None or n_large == 0:
+        small_labels = np.arange(n_small) % 2
+    else:
+        small_labels = 1 - large_labels[np.arange(n_small) % n_large]
+    return np.array(centres), np.array(placed), np.concatenate([large_labels, small_labels])
 
 
 class CirclesDataModule(PlanarDataModule):
@@ -123,16 +116,19 @@ class CirclesDataModule(PlanarDataModule):
     name = "circles"
 
     def __init__(
-        self, *, n_large: int = 3, n_small: int = 8, r_large: float = 1.2, r_small: float = 0.3, **kwargs
-    ) -> None:
+        self, *, n_large: int = 3, n_small: int = 8, r_large: float = 1.2, r_small: float = 0.3,
+        satellite_gap: float | None = None, **kwargs,
+    ) -> None:  # fmt: skip
         super().__init__(**kwargs)
         if not 0 < r_small <= r_large or n_large < 0 or n_small < 0 or n_large + n_small < 2:
             raise ConfigError(
                 f"data: circles need 0 < r_small <= r_large and at least 2 discs, got n_large={n_large}, "
                 f"n_small={n_small}, r_large={r_large}, r_small={r_small}"
             )
+        if satellite_gap is not None and satellite_gap <= 0:
+            raise ConfigError(f"data.satellite_gap must be > 0 or null, got {satellite_gap}")
         self.centres, self.radii, self.disc_labels = circle_layout(
-            n_large, n_small, r_large, r_small, self.layout_seed
+            n_large, n_small, r_large, r_small, self.layout_seed, satellite_gap=satellite_gap
         )
 
     def sample(self, n, rng):

@@ -65,6 +65,15 @@ class NaturalTraining(pl.LightningModule):
         # The spec lands in the checkpoint, so load_model(run_dir) can rebuild the nn.Module. The
         # factories are not saved (checkpoints load with weights_only=True); config.yaml has them.
         self.save_hyperparameters(ignore=["model", "optimizer", "scheduler"])
+        # The epoch means of the training loss (for a robust method: the robust training loss), for
+        # results.json; kept in the checkpoint, so a resumed run has the whole curve.
+        self.train_loss_by_epoch: list[float] = []
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["train_loss_by_epoch"] = list(self.train_loss_by_epoch)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.train_loss_by_epoch = list(checkpoint.get("train_loss_by_epoch", []))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -122,6 +131,7 @@ class NaturalTraining(pl.LightningModule):
                 f"training diverged: train/loss is {float(loss_sum / n)} in epoch {self.current_epoch}; "
                 f"lower optimizer.lr (now {self.optimizers().param_groups[0]['lr']:g})"
             )
+        self.train_loss_by_epoch.append(float(loss_sum / n))  # the check above has synchronised already
         # Already reduced: sync_dist averages equal numbers (once per epoch) and keeps Lightning quiet.
         self.log("train/loss", loss_sum / n, prog_bar=True, sync_dist=True)
         self.log("train/err", errors / n, prog_bar=True, sync_dist=True)

@@ -19,6 +19,7 @@ from benign_lightning.models.torchvision_nets import (
     resnet50_imagenet,
     vgg19,
 )
+from benign_lightning.models.two_layer import two_layer
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "mlp": mlp,
@@ -28,6 +29,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "vgg19": vgg19,
     "densenet121": densenet121,
     "resnet50_imagenet": resnet50_imagenet,
+    "two_layer": two_layer,
 }
 
 

@@ -38,7 +38,7 @@ from benign_lightning.io import atomic_write_text
 
 METRICS = (
     "natural_err", "adv_err", "train_err", "noisy_fit", "noise_detect_precision", "noise_detect_recall",
-    "n_train_errors", "n_train_errors_mislabelled", "n_noisy", "epochs", "wall_s",
+    "n_train_errors", "n_train_errors_mislabelled", "n_noisy", "epochs", "final_train_loss", "wall_s",
 )  # fmt: skip
 # Keys that are never lines of a figure (they vary within a line or are noise).
 NOT_A_GROUP = {"seed", "data_seed", "eta", "eps", "hydra.run.dir", "hydra.sweep.dir"}
@@ -176,9 +176,14 @@ ETA_PANELS = (
 )
 
 
-def plot_err_vs_eta(jobs: list[Job], group_keys: list[str], path: Path) -> Path | None:
-    done = [j for j in jobs if j.status == "complete"]
-    if len({j.results["eta"] for j in done}) < 2:
+def _x_value(job: Job, x: str) -> float | None:
+    return _number(job.results.get(x)) if x in job.results else _number(_value(job, x))
+
+
+def plot_err_vs(jobs: list[Job], x: str, group_keys: list[str], path: Path) -> Path | None:
+    """The three panels of Figure 2a against the swept key ``x`` (``eta``; or ``alpha_frac``, ...)."""
+    done = [j for j in jobs if j.status == "complete" and _x_value(j, x) is not None]
+    if len({_x_value(j, x) for j in done}) < 2:
         return None
     panels: dict[str, list[Curve]] = {}
     for metric, title in ETA_PANELS:
@@ -186,11 +191,12 @@ def plot_err_vs_eta(jobs: list[Job], group_keys: list[str], path: Path) -> Path 
             continue  # results.json written before the key existed
         lines = panels.setdefault(title, [])
         for label, members in sorted(_lines(done, group_keys).items()):
-            by_eta: dict[float, list[float]] = defaultdict(list)
+            by_x: dict[float, list[float]] = defaultdict(list)
             for j in members:
-                by_eta[j.results["eta"]].append(j.results[metric])
-            lines.append(_curve(label, by_eta))
-    return plot_err_vs_eta_figure(panels, path, BAND_LABEL)
+                by_x[_x_value(j, x)].append(j.results[metric])
+            lines.append(_curve(label, by_x))
+    xlabel = "label noise η" if x == "eta" else x
+    return plot_err_vs_eta_figure(panels, path, BAND_LABEL, xlabel=xlabel)
 
 
 def plot_adv_err_vs_eps(jobs: list[Job], group_keys: list[str], path: Path) -> Path | None:
@@ -207,8 +213,9 @@ def plot_adv_err_vs_eps(jobs: list[Job], group_keys: list[str], path: Path) -> P
     return plot_adv_err_vs_eps_figure(curves, path, ylabel="adversarial " + BAND_LABEL)
 
 
-def aggregate(sweep_dir: str | Path, by: list[str] | None = None) -> dict[str, Any]:
-    """Write ``summary.csv`` and the figures; return what was found (also printed by the CLI)."""
+def aggregate(sweep_dir: str | Path, by: list[str] | None = None, x: str = "eta") -> dict[str, Any]:
+    """Write ``summary.csv`` and the figures (``err_vs_<x>.png``: the errors against the swept key
+    ``x``); return what was found (also printed by the CLI)."""
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise FileNotFoundError(f"{sweep_dir} is not a folder")
@@ -225,10 +232,10 @@ def aggregate(sweep_dir: str | Path, by: list[str] | None = None) -> dict[str, A
     writer.writerows(rows)
     atomic_write_text(sweep_dir / "summary.csv", text.getvalue())
 
-    groups = by if by is not None else [k for k in keys if k not in NOT_A_GROUP]
+    groups = by if by is not None else [k for k in keys if k not in NOT_A_GROUP | {x}]
     eps_groups = by if by is not None else [k for k in keys if k not in NOT_A_GROUP - {"eta"}]
     figures = [
-        plot_err_vs_eta(jobs, groups, sweep_dir / "err_vs_eta.png"),
+        plot_err_vs(jobs, x, groups, sweep_dir / f"err_vs_{x}.png"),
         plot_adv_err_vs_eps(jobs, eps_groups, sweep_dir / "adv_err_vs_eps.png"),
     ]
     expected = expected_jobs(sweep_dir)
@@ -251,9 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("sweep_dir", help="a multirun folder (or any folder of run folders)")
     parser.add_argument("--by", nargs="*", help="keys whose values make the lines of the figures")
+    parser.add_argument("--x", default="eta", help="the swept key on the x axis of err_vs_<x>.png")
     args = parser.parse_args(argv)
     try:
-        found = aggregate(args.sweep_dir, args.by)
+        found = aggregate(args.sweep_dir, args.by, args.x)
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -70,15 +70,16 @@ def plot_adv_err_vs_eps(curves: Sequence[Curve], path: Path, title: str | None =
     return atomic_savefig(fig, path)
 
 
-def plot_err_vs_eta(panels: dict[str, Sequence[Curve]], path: Path, ylabel: str) -> Path:
-    """Errors against the label-noise rate η, one panel per metric side by side, sharing the y axis
-    (Figure 2a: adversarial, test and training error)."""
+def plot_err_vs_eta(panels: dict[str, Sequence[Curve]], path: Path, ylabel: str,
+                    xlabel: str = "label noise η") -> Path:  # fmt: skip
+    """Errors against the label-noise rate η (or another swept key), one panel per metric side by
+    side, sharing the y axis (Figure 2a: adversarial, test and training error)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(5 * len(panels), 4))
     axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
     for i, (ax, (title, curves)) in enumerate(zip(axes, panels.items(), strict=True)):
-        _draw(ax, curves, "label noise η", ylabel if i == 0 else "", title)
+        _draw(ax, curves, xlabel, ylabel if i == 0 else "", title)
     return atomic_savefig(fig, path)
 
 

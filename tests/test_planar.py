@@ -9,6 +9,7 @@ import torch
 from conftest import QUIET, read_json
 
 from benign_lightning.data import BlobsDataModule, CirclesDataModule, IntervalsDataModule, LatticeDataModule
+from benign_lightning.errors import ConfigError
 
 MODULES = {"circles": CirclesDataModule, "blobs": BlobsDataModule, "lattice": LatticeDataModule,
            "intervals": IntervalsDataModule}  # fmt: skip
@@ -49,6 +50,19 @@ def test_circles_are_disjoint_discs_sampled_by_area():
     assert {0, 1} <= set(dm.disc_labels[r == r.min()]) and {0, 1} <= set(dm.disc_labels[r == r.max()])
 
 
+@pytest.mark.parametrize("gap", [0.2, 0.5])
+def test_satellite_discs_sit_beside_a_large_disc_of_the_other_label(gap):
+    dm = CirclesDataModule(n_large=3, n_small=6, satellite_gap=gap)
+    large, small = np.flatnonzero(dm.radii == 1.2), np.flatnonzero(dm.radii == 0.3)
+    for k, i in enumerate(small):
+        host = large[k % len(large)]
+        edge_gap = np.linalg.norm(dm.centres[i] - dm.centres[host]) - 1.2 - 0.3
+        assert edge_gap == pytest.approx(gap) and dm.disc_labels[i] != dm.disc_labels[host]
+    assert CirclesDataModule(satellite_gap=None).centres.tolist() != dm.centres.tolist()
+    with pytest.raises(ConfigError, match="data.satellite_gap must be > 0"):
+        CirclesDataModule(satellite_gap=0)
+
+
 def test_blobs_are_a_checkerboard():
     dm = _setup(BlobsDataModule)
     nearest = np.argmin(np.linalg.norm(dm.train.x.numpy()[:, None] - dm.centres[None], axis=2), axis=1)
@@ -86,7 +100,6 @@ def test_intervals_labels_are_the_hidden_parity():
 
 
 def test_bad_layouts_are_refused():
-    from benign_lightning.errors import ConfigError
 
     with pytest.raises(ConfigError, match="radius < 0.5"):
         LatticeDataModule(radius=0.6)

@@ -1,7 +1,8 @@
 """Synthetic data of the paper's theory and appendix figures: points in the plane (or on the line).
 
 - ``circles`` (App. C.1, Figure 7): disjoint discs of a few large and several small radii, one label
-  per disc, samples uniform on their union (so a small disc is a rare sub-population);
+  per disc, samples uniform on their union (so a small disc is a rare sub-population); with
+  ``satellite_gap`` each small disc sits that close to a large disc of the other label;
 - ``blobs`` (App. C.2, Figure 8): Gaussian blobs on a grid, coloured as a checkerboard (no linear
   boundary separates them);
 - ``lattice`` (App. A, Theorem 3, Figures 6b and 9a): discs around the lattice points (a, a) and

@@ -70,6 +70,14 @@ def write_config(run_dir: str | Path, cfg: DictConfig) -> Path:
     return atomic_write_text(Path(run_dir) / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
 
 
+def write_run_record(run_dir: str | Path, cfg: DictConfig, datamodule: Any) -> None:
+    """What every run records before it trains: its config, its environment (with the data files
+    read) and its noise mask."""
+    write_config(run_dir, cfg)
+    write_env(run_dir, {**environment(), "data_files": datamodule.file_report})
+    datamodule.save_noise(Path(run_dir) / "noise.npz")
+
+
 def write_predictions(run_dir: str | Path, arrays: dict[str, np.ndarray]) -> Path:
     return atomic_savez(Path(run_dir) / "predictions.npz", **arrays)
 

@@ -40,14 +40,12 @@ from benign_lightning.planar_report import net_predict, planar_results
 from benign_lightning.results import (
     BEST_CKPT,
     LAST_CKPT,
-    environment,
     format_table,
     load_state_dict,
     run_identity,
-    write_config,
-    write_env,
     write_predictions,
     write_results,
+    write_run_record,
 )
 from benign_lightning.run_exact import run_exact
 from benign_lightning.run_lock import RunFolderLock
@@ -187,9 +185,7 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
     datamodule.prepare_data()
     datamodule.setup("fit")
     if trainer.is_global_zero:
-        write_config(run_dir, cfg)
-        write_env(run_dir, {**environment(), "data_files": datamodule.file_report})
-        datamodule.save_noise(run_dir / "noise.npz")
+        write_run_record(run_dir, cfg, datamodule)
 
     trainer.fit(method, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
     if not last.exists() or int(cfg.checkpoint_every_n_epochs) > 1:

@@ -19,12 +19,10 @@ from benign_lightning.evaluate import eps_key, error_rate, noise_fit_stats
 from benign_lightning.figures import figures_enabled, write_run_figures
 from benign_lightning.planar_report import planar_results
 from benign_lightning.results import (
-    environment,
     run_identity,
-    write_config,
-    write_env,
     write_predictions,
     write_results,
+    write_run_record,
 )
 
 
@@ -38,9 +36,7 @@ def run_exact(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) 
     classifier = build_exact(cfg, datamodule)
     datamodule.prepare_data()
     datamodule.setup("fit")
-    write_config(run_dir, cfg)
-    write_env(run_dir, {**environment(), "data_files": datamodule.file_report})
-    datamodule.save_noise(run_dir / "noise.npz")
+    write_run_record(run_dir, cfg, datamodule)
 
     x_train, y_train = _arrays(datamodule.train)
     x_test, y_test = _arrays(datamodule.test)

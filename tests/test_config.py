@@ -40,13 +40,17 @@ def test_every_experiment_composes_and_validates(experiment):
     assert cfg.name == experiment and cfg.recipe.name in options("recipe")
 
 
-GROUPS = ("data", "method", "attack", "optimizer", "scheduler", "trainer", "logger", "recipe", "debug",
-          "speed")  # fmt: skip
+GROUPS = ("data", "model", "method", "attack", "optimizer", "scheduler", "trainer", "logger", "recipe",
+          "debug", "speed")  # fmt: skip
 # Options that need another choice to make sense: method=fine2coarse needs a fine2coarse label set.
 NEEDS_MORE = {
     ("method", "fine2coarse"): "method=fine2coarse needs data.label_set=fine2coarse",
     # The default data, unclipped toy-MNIST, has no [0, 1] box (AutoAttack's only one).
     ("attack", "autoattack"): "AutoAttack works in pixel space",
+    # The closed-form classifiers are exact on their own data only (the default is toy-MNIST).
+    ("method", "nearest_neighbor"): "exact adversarial error is for points in the plane",
+    ("method", "union_of_intervals"): "method=union_of_intervals classifies data=intervals only",
+    ("method", "parity"): "method=parity classifies data=intervals only",
 }
 
 

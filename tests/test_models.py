@@ -16,6 +16,10 @@ def test_logit_shapes(name, in_shape, num_classes):
         with pytest.raises(ConfigError, match="arch='vgg19' needs inputs of at least 32x32"):
             build_model(name, num_classes, in_shape)
         return
+    if name == "two_layer" and num_classes != 2:
+        with pytest.raises(ConfigError, match="arch=two_layer is a binary classifier"):
+            build_model(name, num_classes, in_shape)
+        return
     model = build_model(name, num_classes, in_shape).eval()
     assert model(torch.rand(2, *in_shape)).shape == (2, num_classes)
 

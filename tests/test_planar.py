@@ -135,5 +135,6 @@ def test_errors_by_group_size_counts_by_hand():
     given = np.zeros(8, dtype=int)
     pred = np.array([0, 0, 0, 1, 1, 1, 0, 1])  # large: 1 of 4 wrong; small: 3 of 4 wrong
     out = errors_by_group_size(pred, given, groups, sizes)
-    assert out == {"0.3": {"train_err": 0.75, "groups": 2, "points": 4},
-                   "1": {"train_err": 0.25, "groups": 1, "points": 4}}  # fmt: skip
+    # group 1 is lost (2 of 2 wrong); group 2 is half wrong, not lost
+    assert out == {"0.3": {"train_err": 0.75, "groups": 2, "groups_lost": 1, "points": 4},
+                   "1": {"train_err": 0.25, "groups": 1, "groups_lost": 0, "points": 4}}  # fmt: skip

@@ -20,14 +20,19 @@ from benign_lightning.figures import plot_decision_regions
 
 def errors_by_group_size(train_pred: np.ndarray, given: np.ndarray, groups: np.ndarray,
                          sizes: np.ndarray) -> dict[str, dict[str, float]]:  # fmt: skip
-    """Per group size: the training error on the given labels, the number of groups and points."""
+    """Per group size: the training error on the given labels, the number of groups, of groups lost
+    (most of their points misclassified) and of points."""
     wrong = train_pred != given
     out = {}
     for size in np.unique(sizes):
-        rows = np.isin(groups, np.flatnonzero(sizes == size))
+        members = np.flatnonzero(sizes == size)
+        rows = np.isin(groups, members)
+        # A group is lost when most of its training points are misclassified (AT "gives up" a disc).
+        lost = sum(bool(wrong[groups == g].mean() > 0.5) for g in members if (groups == g).any())
         out[f"{size:g}"] = {
             "train_err": float(wrong[rows].mean()) if rows.any() else float("nan"),
-            "groups": int((sizes == size).sum()),
+            "groups": len(members),
+            "groups_lost": int(lost),
             "points": int(rows.sum()),
         }
     return out

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from scipy.spatial import KDTree
 from torch import nn
 
 from benign_lightning.attacks import eval_mode
@@ -135,7 +136,8 @@ class RepresentationSnapshots(pl.Callback):
     def nearer_other_class(self, tag: str) -> dict[str, float]:
         """Figure 3 as numbers: per kind, the fraction of points whose representation is nearer the
         centroid of the clean points of the *other* class than of their correct class (mislabelled
-        points: fitted to their noisy label; adversarial examples: carried across)."""
+        points: fitted to their noisy label; adversarial examples: carried across); and how many
+        adversarial examples lie beside a mislabelled point of their own correct label."""
         clean, clean_y = self.snapshots[f"{tag}_clean"], self.snapshots[f"{tag}_clean_label"]
         classes = np.unique(clean_y)
         centroids = np.stack([clean[clean_y == c].mean(0) for c in classes])
@@ -144,7 +146,23 @@ class RepresentationSnapshots(pl.Callback):
             acts, y = self.snapshots[f"{tag}_{kind}"], self.snapshots[f"{tag}_{kind}_label"]
             nearest = classes[((acts[:, None] - centroids[None]) ** 2).sum(-1).argmin(1)]
             out[kind] = float((nearest != y).mean()) if len(y) else float("nan")
+        out["adversarial_nearest_is_mislabelled"] = self._adversarial_beside_mislabelled(tag)
         return out
+
+    def _adversarial_beside_mislabelled(self, tag: str) -> float:
+        """Observation (i) of §3.1: the fraction of adversarial examples whose nearest training point
+        (of those snapshotted, in the penultimate space) is a mislabelled one of the same correct
+        label, i.e. one the model has fit to the other class."""
+        snap = self.snapshots
+        clean, mislabelled = snap[f"{tag}_clean"], snap[f"{tag}_mislabelled"]
+        train = np.concatenate([clean, mislabelled])
+        is_mislabelled = np.repeat([False, True], [len(clean), len(mislabelled)])
+        labels = np.concatenate([snap[f"{tag}_clean_label"], snap[f"{tag}_mislabelled_label"]])
+        adv, adv_y = snap[f"{tag}_adversarial"], snap[f"{tag}_adversarial_label"]
+        if not len(adv):
+            return float("nan")
+        nearest = KDTree(train).query(adv)[1]
+        return float((is_mislabelled[nearest] & (labels[nearest] == adv_y)).mean())
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -3,9 +3,11 @@ through the CLI on a short schedule and writes its figure, and the sweeps aggreg
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
-from conftest import QUIET, read_json
+from conftest import QUIET, REPO, read_json
 
 from benign_lightning.aggregate import aggregate
 
@@ -104,3 +106,11 @@ def test_aggregate_plots_errors_against_any_swept_key(tmp_path, main_in_process)
     found = aggregate(tmp_path / "s", x="alpha_frac")
     assert str(tmp_path / "s" / "err_vs_alpha_frac.png") in found["figures"]
     assert "final_train_loss" in (tmp_path / "s" / "summary.csv").read_text().splitlines()[0]
+    # scripts/wang2024_check.py: the signal-direction attack on the same runs
+    spec = importlib.util.spec_from_file_location("wang2024_check", REPO / "scripts" / "wang2024_check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    assert check.main([str(tmp_path / "s"), "--json", str(tmp_path / "c.json")]) == 0
+    rows = read_json(tmp_path / "c.json")
+    assert [r["alpha_frac"] for r in rows] == [0.0, 1.0]
+    assert rows[0]["signal_direction_adv_err"] == rows[0]["natural_err"]  # alpha = 0: no move

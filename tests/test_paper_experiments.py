@@ -59,11 +59,17 @@ def test_intervals_sweep_shows_theorem_2_through_aggregate(tmp_path, main_in_pro
     assert rows[("parity", 0.0)]["parity_subset"] == parity["parity_subset"]  # the same hidden bits
 
 
-def test_blobs_nearest_neighbor_is_exact_and_fits_everything(tmp_path, main_in_process):
-    results = _run(main_in_process, tmp_path, "+experiment=blobs", "method=nearest_neighbor", *PLANAR_SHORT)
-    assert results["attack"]["name"] == "exact" and results["train_err"] == 0
-    assert results["min_margin_exact"] > 0
-    assert _png(tmp_path / "r" / "figures" / "decision_regions.png")
+def test_blobs_sweep_puts_1nn_beside_the_mlps(tmp_path, main_in_process):
+    code, _, stderr = main_in_process("+experiment=blobs", "-m", "method=natural,nearest_neighbor",
+                                      *PLANAR_SHORT, "hydra.sweep.dir=s")  # fmt: skip
+    assert code == 0, stderr[-3000:]
+    rows = {r["method"]: r for r in map(read_json, (tmp_path / "s").glob("*/results.json"))}
+    exact = rows["nearest_neighbor"]
+    assert exact["attack"]["name"] == "exact" and exact["train_err"] == 0 and exact["min_margin_exact"] > 0
+    assert rows["natural"]["attack"]["name"] == "pgd"
+    found = aggregate(tmp_path / "s")
+    assert _png(tmp_path / "s" / "decision_regions.png")  # both runs' regions, side by side
+    assert str(tmp_path / "s" / "decision_regions.png") in found["figures"]
 
 
 def test_wang2024_trains_at_alpha_times_mu_and_keeps_the_loss_curve(tmp_path, main_in_process):

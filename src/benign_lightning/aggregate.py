@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from benign_lightning.figures import Curve
+from benign_lightning.figures import Curve, plot_panels
 from benign_lightning.figures import plot_adv_err_vs_eps as plot_adv_err_vs_eps_figure
 from benign_lightning.figures import plot_err_vs_eta as plot_err_vs_eta_figure
 from benign_lightning.io import atomic_write_text
@@ -213,6 +213,17 @@ def plot_adv_err_vs_eps(jobs: list[Job], group_keys: list[str], path: Path) -> P
     return plot_adv_err_vs_eps_figure(curves, path, ylabel="adversarial " + BAND_LABEL)
 
 
+def plot_decision_regions(jobs: list[Job], group_keys: list[str], path: Path) -> Path | None:
+    """The runs' decision-region figures as one, a panel per job labelled by its swept values."""
+    images = {}
+    for job in jobs:
+        name = (job.results or {}).get("decision_regions") if job.status == "complete" else None
+        if name and (job.folder / name).exists():
+            label = ", ".join(f"{k.split('.')[-1]}={_value(job, k)}" for k in group_keys) or job.folder.name
+            images[label] = job.folder / name
+    return plot_panels(images, path) if len(images) > 1 else None
+
+
 def aggregate(sweep_dir: str | Path, by: list[str] | None = None, x: str = "eta") -> dict[str, Any]:
     """Write ``summary.csv`` and the figures (``err_vs_<x>.png``: the errors against the swept key
     ``x``); return what was found (also printed by the CLI)."""
@@ -237,6 +248,7 @@ def aggregate(sweep_dir: str | Path, by: list[str] | None = None, x: str = "eta"
     figures = [
         plot_err_vs(jobs, x, groups, sweep_dir / f"err_vs_{x}.png"),
         plot_adv_err_vs_eps(jobs, eps_groups, sweep_dir / "adv_err_vs_eps.png"),
+        plot_decision_regions(jobs, eps_groups, sweep_dir / "decision_regions.png"),
     ]
     expected = expected_jobs(sweep_dir)
     return {

@@ -153,6 +153,24 @@ def plot_representations(tags: Sequence[str], projections: dict[str, dict[str, A
     return atomic_savefig(fig, path)
 
 
+def plot_panels(images: dict[str, Path], path: Path, columns: int = 4) -> Path:
+    """Runs' own PNGs side by side, one panel per run with its label (a sweep's decision regions:
+    Figures 7, 8 and 9a)."""
+    from matplotlib.figure import Figure
+    from matplotlib.image import imread
+
+    rows = -(-len(images) // columns)
+    width = min(columns, len(images))
+    fig = Figure(figsize=(4 * width, 4 * rows))
+    axes = np.atleast_1d(fig.subplots(rows, width)).ravel()
+    for ax, (label, image) in zip(axes, images.items(), strict=False):
+        ax.imshow(imread(image))
+        ax.set_title(label, fontsize=8)
+    for ax in axes:
+        ax.axis("off")
+    return atomic_savefig(fig, path)
+
+
 def write_run_figures(run_dir: str | Path, results: dict[str, Any]) -> dict[str, Path]:
     """The figures of a finished run, by W&B key."""
     out = Path(run_dir) / FIGURES_DIR

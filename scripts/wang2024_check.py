@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             "final_robust_train_loss": job.results["final_train_loss"], "train_err": job.results["train_err"],
         })  # fmt: skip
     rows.sort(key=lambda r: r["alpha_frac"])
-    header = ("alpha / ||mu||", "natural", "PGD robust", "signal-direction robust", "robust train loss",
+    header = ("α / ‖μ‖", "natural", "PGD robust", "signal-direction robust", "robust train loss",
               "train err")
     print("| " + " | ".join(header) + " |")
     print("|---|---|---|---|---|---|")

@@ -14,7 +14,7 @@ adversarial distance, hence the code here.
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import KDTree, Voronoi
+from scipy.spatial import KDTree, QhullError, Voronoi
 
 from benign_lightning.errors import ConfigError
 from benign_lightning.exact.base import ExactClassifier
@@ -23,7 +23,12 @@ from benign_lightning.exact.base import ExactClassifier
 def _edges(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The Voronoi edges of ``points``: origins, directions, the parameter's upper end (1 for a
     segment, inf for a ray) and the pair of points each edge separates."""
-    vor = Voronoi(points)
+    try:
+        vor = Voronoi(points)
+    except QhullError:
+        raise ValueError(
+            "method=nearest_neighbor needs at least 3 training points not all on one line"
+        ) from None
     centre = points.mean(0)
     origins, directions, upper = [], [], []
     for (i, j), (a, b) in zip(vor.ridge_points, vor.ridge_vertices, strict=True):
@@ -39,7 +44,8 @@ def _edges(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
         midpoint = (points[i] + points[j]) / 2
         finite = vor.vertices[max(a, b)]
         origins.append(finite)
-        directions.append(np.sign(np.dot(midpoint - centre, normal)) * normal)
+        outward = np.sign(np.dot(midpoint - centre, normal)) or 1.0  # 0 only for a symmetric pair
+        directions.append(outward * normal)
         upper.append(np.inf)
     return np.array(origins), np.array(directions), np.array(upper), vor.ridge_points
 

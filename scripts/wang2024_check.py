@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 
 import benign_lightning  # noqa: F401  (registers the ${times:...} resolver the configs use)
 from benign_lightning.aggregate import read_jobs
+from benign_lightning.data import Split
 from benign_lightning.evaluate import predict
 from benign_lightning.results import load_model
 
@@ -34,7 +35,7 @@ def signal_direction_error(model: torch.nn.Module, dm, alpha: float) -> float:
     sign = (2 * dm.test.y - 1).float()[:, None]
     wrong = torch.zeros(len(dm.test), dtype=torch.bool)
     for scale in np.linspace(0.0, 1.0, POINTS_ON_THE_SEGMENT):
-        moved = dm.test.__class__(dm.test.x - float(scale) * alpha * sign * mu_hat, dm.test.y)
+        moved = Split(dm.test.x - float(scale) * alpha * sign * mu_hat, dm.test.y)
         wrong |= predict(model, moved, batch_size=len(dm.test)) != dm.test.y
     return float(wrong.double().mean())
 

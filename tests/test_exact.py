@@ -44,6 +44,8 @@ def test_nearest_neighbor_distances_match_a_brute_force_search(norm):
             assert brute >= reach - 2 * step
     # adversarially_wrong is the distance against eps
     assert (nn.adversarially_wrong(q, yq, 0.1) == (exact <= 0.1)).all()
+    by_eps = nn.adversarially_wrong_by_eps(q, yq, [0.05, 0.1])  # one distance pass for the grid
+    assert all((by_eps[e] == (exact <= e)).all() for e in (0.05, 0.1))
 
 
 def test_nearest_neighbor_margins_of_a_line_are_half_the_gap():

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from benign_lightning.attacks.spec import PIXEL_RANGE, AttackSpec
 from benign_lightning.data.base import LabelNoiseDataModule
 from benign_lightning.errors import ConfigError
+from benign_lightning.evaluate import eps_grid
 from benign_lightning.exact import ExactClassifier
 from benign_lightning.methods import NaturalTraining
 from benign_lightning.methods.natural import needs_total_steps
@@ -135,8 +136,7 @@ def build_exact(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> ExactClass
 
 def eval_grid(cfg: DictConfig) -> list[float]:
     """Every ε evaluated: ``attack.eval_eps`` and ``eps``."""
-    grid = OmegaConf.to_container(cfg.attack.eval_eps, resolve=True)
-    return sorted({float(e) for e in grid} | {float(cfg.eps)})
+    return eps_grid(OmegaConf.to_container(cfg.attack.eval_eps, resolve=True), cfg.eps)
 
 
 def build_method(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> NaturalTraining:

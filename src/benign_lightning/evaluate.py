@@ -21,6 +21,11 @@ from benign_lightning.distributed import dist_rank_world, gather_objects, gather
 from benign_lightning.eval_checks import CHECK_POINTS, run_checks
 
 
+def eps_grid(eval_eps: Iterable[float], eps: float) -> list[float]:
+    """Every ε evaluated: ``eval_eps`` and the headline ``eps``, sorted, once each."""
+    return sorted({float(e) for e in eval_eps} | {float(eps)})
+
+
 def eps_key(eps: float) -> str:
     """The string form of an ε used as a key in ``adv_err_by_eps`` (``str(float(eps))``)."""
     return str(float(eps))
@@ -213,7 +218,7 @@ def evaluate(
     metrics.update(
         noise_fit_stats(train_pred.cpu().numpy(), train.y.cpu().numpy(), clean_train_labels.cpu().numpy())
     )
-    grid = sorted({float(e) for e in eval_eps} | {float(eps)})
+    grid = eps_grid(eval_eps, eps)
     envelope, raw = adversarial_grid(
         model, test, grid=grid, attack=attack, natural_correct=natural_correct,
         envelope_only=envelope_only, seed=seed,

@@ -43,7 +43,8 @@ def run_exact(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) 
     classifier.fit(x_train, y_train)
     train_pred, test_pred = classifier.predict(x_train), classifier.predict(x_test)
     natural_correct = torch.from_numpy(test_pred == y_test)
-    adv_correct = {eps: ~classifier.adversarially_wrong(x_test, y_test, eps) for eps in eval_grid(cfg)}
+    wrong = classifier.adversarially_wrong_by_eps(x_test, y_test, eval_grid(cfg))
+    adv_correct = {eps: ~w for eps, w in wrong.items()}
     results: dict[str, Any] = {
         **run_identity(cfg, datamodule, classifier.method_name),
         "arch": classifier.method_name,

@@ -69,6 +69,7 @@ class RepresentationSnapshots(pl.Callback):
         self.n_points, self.attack, self.eps, self.seed = int(n_points), attack, float(eps), int(seed)
         self.path, self.figure = Path(path), Path(figure) if figure else None
         self.snapshots: dict[str, np.ndarray] = {}  # "epoch_<e>_<kind>" -> activations
+        self._chosen: dict[str, Any] | None = None  # the points, drawn at the first snapshot
 
     def state_dict(self) -> dict[str, Any]:
         return {"snapshots": {k: torch.from_numpy(v) for k, v in self.snapshots.items()}}
@@ -77,7 +78,11 @@ class RepresentationSnapshots(pl.Callback):
         self.snapshots = {k: v.numpy() for k, v in state.get("snapshots", {}).items()}
 
     def _points(self, trainer: pl.Trainer) -> dict[str, Any]:
-        dm = trainer.datamodule
+        if self._chosen is None:
+            self._chosen = self._draw(trainer.datamodule)
+        return self._chosen
+
+    def _draw(self, dm) -> dict[str, Any]:
         rng = np.random.default_rng(self.seed)
         corrupted = dm.noise.corrupted[~dm.heldout_mask]
         pick = {

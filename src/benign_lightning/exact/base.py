@@ -54,6 +54,13 @@ class ExactClassifier(ABC):
     def adversarially_wrong(self, x: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray:
         """Per row: is some point within ``eps`` of ``x`` (in the bound norm) classified ≠ ``y``?"""
 
+    def adversarially_wrong_by_eps(
+        self, x: np.ndarray, y: np.ndarray, grid: list[float]
+    ) -> dict[float, np.ndarray]:
+        """``adversarially_wrong`` at each ε of ``grid`` (a classifier with a distance to the other
+        labels computes it once)."""
+        return {eps: self.adversarially_wrong(x, y, eps) for eps in grid}
+
     def summary(self) -> dict[str, Any]:
         """What the fitted classifier adds to ``results.json``."""
         return {}

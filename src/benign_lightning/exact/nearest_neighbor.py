@@ -119,6 +119,10 @@ class NearestNeighbor(ExactClassifier):
     def adversarially_wrong(self, x: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray:
         return self.distance_to_other_labels(x, y) <= eps
 
+    def adversarially_wrong_by_eps(self, x, y, grid):
+        distance = self.distance_to_other_labels(x, y)  # the expensive part, once for the grid
+        return {eps: distance <= eps for eps in grid}
+
     def summary(self) -> dict[str, float]:
         margins = self.distance_to_other_labels(self.points, self.labels)
         return {"min_margin_exact": float(margins.min()), "median_margin_exact": float(np.median(margins))}

@@ -101,13 +101,13 @@ def test_methods_differ_only_in_their_loss():
     trades = _method(Trades, eps=0.2, steps=5, beta=6.0)
     zero_beta = _method(Trades, eps=0.2, steps=5, beta=0.0)
     assert [type(m).configure_optimizers for m in (at, trades)] == [NaturalTraining.configure_optimizers] * 2
-    nat_loss, nat_logits = natural.loss(x, y)
-    at_loss, at_logits = at.loss(x, y)
-    trades_loss, trades_logits = trades.loss(x, y)
+    (nat_loss, nat_logits), (at_loss, at_logits), (trades_loss, trades_logits) = (
+        (losses.mean(), logits) for losses, logits in (m.loss(x, y) for m in (natural, at, trades))
+    )
     # AT's loss is the CE on the PGD example: higher than the natural CE of the same weights.
     assert at_loss > nat_loss and not torch.equal(at_logits, nat_logits)
     # TRADES returns the natural logits; beta = 0 is natural training exactly, beta > 0 adds the KL.
-    torch.testing.assert_close(zero_beta.loss(x, y)[0], nat_loss)
+    torch.testing.assert_close(zero_beta.loss(x, y)[0].mean(), nat_loss)
     torch.testing.assert_close(trades_logits, nat_logits)
     assert trades_loss > nat_loss
     assert at.step_size == pytest.approx(2.5 * 0.2 / 5)  # Madry et al.'s rule when none is given

@@ -172,6 +172,7 @@ SCHEMA: dict[str, Rule] = {
     "data.train_subset": NULL | integer(1),
     "data.test_subset": NULL | integer(1),
     "data.holdout": FRACTION_OR_COUNT,
+    "data.holdout_seed": integer(0),
     "data.download": BOOL,
     "data.augment": BOOL,
     "data.drop_last": BOOL,

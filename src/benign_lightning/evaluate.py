@@ -7,7 +7,8 @@ is evaluated exactly once (``distributed.py``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,8 +16,9 @@ import torch
 from torch import nn
 
 from benign_lightning.attacks import eval_mode
+from benign_lightning.attacks.pgd import BlockSeeds, Seed
 from benign_lightning.attacks.spec import AttackSpec
-from benign_lightning.data.base import Split
+from benign_lightning.data.base import Split, to_unit_interval
 from benign_lightning.distributed import dist_rank_world, gather_objects, gather_rows, my_shard
 from benign_lightning.eval_checks import CHECK_POINTS, run_checks
 
@@ -31,12 +33,24 @@ def eps_key(eps: float) -> str:
     return str(float(eps))
 
 
+def answering(model: nn.Module, split: Split, rows: torch.Tensor | slice | None = None) -> nn.Module:
+    """The model that answers ``split``'s rows ``rows`` (all by default): ``model`` itself, or for an
+    ensemble's stacked split (``Split.member``) the members those rows belong to."""
+    if split.member is None:
+        return model
+    return model.rows(split.member if rows is None else split.member[rows])
+
+
 @torch.no_grad()
 def predict(model: nn.Module, split: Split, batch_size: int) -> torch.Tensor:
     """Predicted class of every example of ``split``, in order (eval mode)."""
     device = model_device(model)
+    preds = []
     with eval_mode(model):
-        preds = [model(x.to(device)).argmax(1).to(split.y.device) for x, _ in split.batches(batch_size)]
+        for start in range(0, len(split), batch_size):
+            part = split[start : start + batch_size]
+            logits = answering(model, part)(to_unit_interval(part.x).to(device))
+            preds.append(logits.argmax(1).to(split.y.device))
     return torch.cat(preds) if preds else split.y.new_empty(0)
 
 
@@ -58,12 +72,13 @@ def adversarially_correct(
     eps: float,
     attack: AttackSpec,
     natural_correct: torch.Tensor | None = None,
-    seed: int = 0,
+    seed: int | Sequence[int] = 0,
 ) -> torch.Tensor:
     """Per example: is it still classified correctly after ``attack`` at ``eps``?
 
     Only the points of ``natural_correct`` are attacked (by default: the naturally correct ones;
-    the others are adversarial errors without an attack).
+    the others are adversarial errors without an attack). An ensemble's stacked split takes one
+    seed per member.
     """
     if natural_correct is None:
         natural_correct = predict(model, split, attack.batch_size) == split.y
@@ -72,24 +87,49 @@ def adversarially_correct(
         return result
     targets = torch.nonzero(natural_correct).flatten()
     device = model_device(model)
-    for batch_no, start in enumerate(range(0, len(targets), attack.batch_size)):
-        idx = targets[start : start + attack.batch_size]
+    for idx, batch_seed in _attack_batches(targets, split.member, seed, attack.batch_size):
         x = split.inputs(idx).to(device)
         y = split.y[idx].to(device)
-        x_adv = attack(model, x, y, eps=eps, seed=seed + batch_no)
+        rows_model = answering(model, split, idx)
+        x_adv = attack(rows_model, x, y, eps=eps, seed=batch_seed)
         with torch.no_grad(), eval_mode(model), torch.autocast(device.type, enabled=False):
-            result[idx] = (model(x_adv).argmax(1) == y).to(result.device)
+            result[idx] = (rows_model(x_adv).argmax(1) == y).to(result.device)
     return result
 
 
+def _attack_batches(
+    targets: torch.Tensor, member: torch.Tensor | None, seed: int | Sequence[int], batch_size: int
+) -> Iterator[tuple[torch.Tensor, Seed]]:
+    """``(rows, seed)`` per attack batch: ``batch_size`` consecutive targets, batch b seeded
+    ``seed + b``. On an ensemble's stacked split batch b holds batch b of every member's targets
+    side by side, member k's rows seeded ``seed[k] + b``: what member k's single run attacks, with
+    the starts it draws."""
+    if member is None:
+        for batch_no, start in enumerate(range(0, len(targets), batch_size)):
+            yield targets[start : start + batch_size], int(seed) + batch_no
+        return
+    owner = member[targets]
+    per_member = [targets[owner == k] for k in range(len(seed))]
+    n_batches = max((-(-len(t) // batch_size) for t in per_member), default=0)
+    for batch_no in range(n_batches):
+        parts = [t[batch_no * batch_size : (batch_no + 1) * batch_size] for t in per_member]
+        sizes = tuple(len(part) for part in parts)
+        yield torch.cat(parts), BlockSeeds(tuple(int(s) + batch_no for s in seed), sizes)
+
+
+def _offset(seed: int | Sequence[int], by: int) -> int | list[int]:
+    return int(seed) + by if isinstance(seed, int) else [int(s) + by for s in seed]
+
+
 def adversarially_correct_all(
-    model: nn.Module, split: Split, *, natural_correct: torch.Tensor, seed: int = 0, **kwargs: Any
-) -> torch.Tensor:
+    model: nn.Module, split: Split, *, natural_correct: torch.Tensor, seed: int | Sequence[int] = 0,
+    **kwargs: Any,
+) -> torch.Tensor:  # fmt: skip
     """``adversarially_correct`` sharded over the DDP ranks; every rank gets the whole result."""
     rows = my_shard(len(split))
     rank, _ = dist_rank_world()
     local = adversarially_correct(
-        model, split[rows], natural_correct=natural_correct[rows], seed=seed + 7919 * rank, **kwargs
+        model, split[rows], natural_correct=natural_correct[rows], seed=_offset(seed, 7919 * rank), **kwargs
     )
     return gather_rows(local, len(split))
 
@@ -102,7 +142,7 @@ def adversarial_grid(
     attack: AttackSpec,
     natural_correct: torch.Tensor,
     envelope_only: bool = False,
-    seed: int = 0,
+    seed: int | Sequence[int] = 0,
 ) -> tuple[dict[float, torch.Tensor], dict[float, torch.Tensor] | None]:
     """Correctness under attack at each ε of ``grid``: ``(envelope, raw)``.
 
@@ -187,6 +227,70 @@ def _checks(
                       raw=raw_curve, level=level, large=large_eps)  # fmt: skip
 
 
+@dataclass
+class Outcomes:
+    """Per row: the predictions on the training and test splits, and the test points still correct
+    under attack at each ε (``envelope``; ``raw``: each ε attacked on its own)."""
+
+    train_pred: torch.Tensor
+    test_pred: torch.Tensor
+    natural_correct: torch.Tensor
+    envelope: dict[float, torch.Tensor]
+    raw: dict[float, torch.Tensor] | None
+
+    def rows(self, train_rows: torch.Tensor, test_rows: torch.Tensor) -> Outcomes:
+        """The outcomes of some rows (an ensemble member's)."""
+        raw = {e: c[test_rows] for e, c in self.raw.items()} if self.raw is not None else None
+        envelope = {e: c[test_rows] for e, c in self.envelope.items()}
+        test_pred, natural_correct = self.test_pred[test_rows], self.natural_correct[test_rows]
+        return Outcomes(self.train_pred[train_rows], test_pred, natural_correct, envelope, raw)
+
+
+def outcomes(
+    model: nn.Module, *, train: Split, test: Split, grid: list[float], attack: AttackSpec, batch_size: int,
+    seed: int | Sequence[int], envelope_only: bool,
+) -> Outcomes:  # fmt: skip
+    """Predict both splits and attack the test split over ``grid`` (fp32)."""
+    with torch.autocast(model_device(model).type, enabled=False):
+        train_pred = predict_all(model, train, batch_size)
+        test_pred = predict_all(model, test, batch_size)
+    natural_correct = test_pred == test.y
+    envelope, raw = adversarial_grid(
+        model, test, grid=grid, attack=attack, natural_correct=natural_correct,
+        envelope_only=envelope_only, seed=seed,
+    )  # fmt: skip
+    return Outcomes(train_pred, test_pred, natural_correct, envelope, raw)
+
+
+def summarize(
+    model: nn.Module, out: Outcomes, *, train: Split, clean_train_labels: torch.Tensor, test: Split,
+    eps: float, attack: AttackSpec, checks: str, large_eps: float | None, seed: int,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:  # fmt: skip
+    """The metrics and per-example arrays of one model's outcomes (its checks run here)."""
+    shard = my_shard(len(test))
+    metrics: dict[str, Any] = {
+        "n_test": len(test),
+        "natural_err": error_rate(out.natural_correct),
+        # The test rows each rank evaluated, as each rank reports them.
+        "eval_shards": gather_objects([shard.start, shard.stop]),
+        "attack": attack.describe(n_classes=_n_classes(model, test)),
+    }
+    metrics.update(noise_fit_stats(out.train_pred.cpu().numpy(), train.y.cpu().numpy(),
+                                   clean_train_labels.cpu().numpy()))  # fmt: skip
+    metrics["adv_err_by_eps"] = {eps_key(e): error_rate(c) for e, c in out.envelope.items()}
+    raw = out.raw
+    metrics["adv_err_by_eps_raw"] = {eps_key(e): error_rate(c) for e, c in raw.items()} if raw else None
+    metrics["adv_err"] = metrics["adv_err_by_eps"][eps_key(eps)]
+    metrics["eval_checks"] = _checks(model, test, out.natural_correct, attack, float(eps), raw_curve=metrics[
+        "adv_err_by_eps_raw"], level=checks, large_eps=large_eps, seed=seed)  # fmt: skip
+    arrays = {
+        "train_pred": out.train_pred.cpu().numpy(),
+        "test_pred": out.test_pred.cpu().numpy(),
+        "test_adv_correct": out.envelope[float(eps)].cpu().numpy(),
+    }
+    return metrics, arrays
+
+
 def evaluate(
     model: nn.Module,
     *,
@@ -203,34 +307,7 @@ def evaluate(
     large_eps: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Return ``(metrics, per_example_arrays)`` for a trained model. Evaluation runs in fp32."""
-    with torch.autocast(model_device(model).type, enabled=False):
-        train_pred = predict_all(model, train, batch_size)
-        test_pred = predict_all(model, test, batch_size)
-    natural_correct = test_pred == test.y
-    shard = my_shard(len(test))
-    metrics: dict[str, Any] = {
-        "n_test": len(test),
-        "natural_err": error_rate(natural_correct),
-        # The test rows each rank evaluated, as each rank reports them.
-        "eval_shards": gather_objects([shard.start, shard.stop]),
-        "attack": attack.describe(n_classes=_n_classes(model, test)),
-    }
-    metrics.update(
-        noise_fit_stats(train_pred.cpu().numpy(), train.y.cpu().numpy(), clean_train_labels.cpu().numpy())
-    )
-    grid = eps_grid(eval_eps, eps)
-    envelope, raw = adversarial_grid(
-        model, test, grid=grid, attack=attack, natural_correct=natural_correct,
-        envelope_only=envelope_only, seed=seed,
-    )  # fmt: skip
-    metrics["adv_err_by_eps"] = {eps_key(e): error_rate(c) for e, c in envelope.items()}
-    metrics["adv_err_by_eps_raw"] = {eps_key(e): error_rate(c) for e, c in raw.items()} if raw else None
-    metrics["adv_err"] = metrics["adv_err_by_eps"][eps_key(eps)]
-    metrics["eval_checks"] = _checks(model, test, natural_correct, attack, float(eps), raw_curve=metrics[
-        "adv_err_by_eps_raw"], level=checks, large_eps=large_eps, seed=seed)  # fmt: skip
-    arrays = {
-        "train_pred": train_pred.cpu().numpy(),
-        "test_pred": test_pred.cpu().numpy(),
-        "test_adv_correct": envelope[float(eps)].cpu().numpy(),
-    }
-    return metrics, arrays
+    out = outcomes(model, train=train, test=test, grid=eps_grid(eval_eps, eps), attack=attack,
+                   batch_size=batch_size, seed=seed, envelope_only=envelope_only)  # fmt: skip
+    return summarize(model, out, train=train, clean_train_labels=clean_train_labels, test=test, eps=eps,
+                     attack=attack, checks=checks, large_eps=large_eps, seed=seed)  # fmt: skip

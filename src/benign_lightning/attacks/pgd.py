@@ -15,8 +15,9 @@ Written by hand rather than taken from a library, so that it is fast and its eve
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +27,40 @@ NORMS = ("linf", "l2")
 
 # (logits, target) -> a positive per-example multiple of dLoss/dlogits, the loss to ascend.
 LogitDirection = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class BlockSeeds:
+    """One seed per block of consecutive rows (``sizes`` rows each): each block draws its random
+    starts from its own stream, as it would if attacked alone. An ensemble attacks its members'
+    rows side by side with them (methods/ensemble.py), so member k draws what a single run would."""
+
+    seeds: tuple[int, ...]
+    sizes: tuple[int, ...]
+
+    def offset(self, by: int) -> BlockSeeds:
+        return BlockSeeds(tuple(s + by for s in self.seeds), self.sizes)
+
+
+@dataclass
+class BlockGenerators:
+    """The generators of ``BlockSeeds``, advanced block by block."""
+
+    generators: list[torch.Generator]
+    sizes: tuple[int, ...]
+
+    def split(self, x: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Generator]]:
+        return zip(x.split(list(self.sizes)), self.generators, strict=True)
+
+
+Seed = int | BlockSeeds | None
+
+
+def rows_of(model: nn.Module, keep: torch.Tensor) -> nn.Module:
+    """The model for the rows ``keep`` of the batch it answers: itself, unless it ties rows to
+    sub-models (an ensemble's members, ``models.ensemble.MemberRows``), which must be narrowed too."""
+    select = getattr(model, "select_rows", None)
+    return model if select is None else select(keep)
 
 
 def attack_mode(model: nn.Module, bn_eval: bool):
@@ -64,6 +99,8 @@ def _shrink_l2(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor
 def random_start_point(x, eps: float, norm: str, clamp, generator: torch.Generator | None):
     """A random point of the ε-ball around ``x``: uniform per coordinate for ℓ∞, a uniform radius
     along a uniform direction for ℓ2."""
+    if isinstance(generator, BlockGenerators):
+        return torch.cat([random_start_point(xb, eps, norm, clamp, g) for xb, g in generator.split(x)])
     if norm == "linf":
         delta = (torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) * 2 - 1) * eps
     else:
@@ -167,6 +204,7 @@ def ascend(
             if not bool(still_correct.all()):
                 x_adv[active] = xa
                 active, xa, xo, ya, grad = (t[still_correct] for t in (active, xa, xo, ya, grad))
+                model = rows_of(model, still_correct)
                 if norm == "linf":
                     lower, upper = lower[still_correct], upper[still_correct]
                 if len(active) == 0:
@@ -203,7 +241,7 @@ def pgd(
     random_start: bool = False,
     restarts: int = 1,
     early_stop: bool = False,
-    seed: int | None = None,
+    seed: Seed = None,
     clamp: tuple[float, float] | None = (0.0, 1.0),
     bn_eval: bool = True,
     loss: str = "ce",
@@ -250,8 +288,18 @@ def check_budget(*, eps: float, steps: int, step_size: float, norm: str, restart
         )
 
 
-def seeded_generator(seed: int | None, device: torch.device) -> torch.Generator | None:
-    """A generator on ``device`` seeded with ``seed``; None (the global RNG) without a seed."""
+def seeded_generator(seed: Seed, device: torch.device) -> torch.Generator | BlockGenerators | None:
+    """A generator on ``device`` seeded with ``seed`` (one per block for ``BlockSeeds``); None (the
+    global RNG) without a seed."""
     if seed is None:
         return None
+    if isinstance(seed, BlockSeeds):
+        return BlockGenerators([seeded_generator(s, device) for s in seed.seeds], seed.sizes)
     return torch.Generator(device=device).manual_seed(int(seed))
+
+
+def gaussian_like(x: torch.Tensor, generator: torch.Generator | BlockGenerators | None) -> torch.Tensor:
+    """N(0, 1) noise of ``x``'s shape, drawn block by block for ``BlockGenerators``."""
+    if isinstance(generator, BlockGenerators):
+        return torch.cat([gaussian_like(xb, g) for xb, g in generator.split(x)])
+    return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from benign_lightning.attacks.autoattack import attacks_run, autoattack
-from benign_lightning.attacks.pgd import pgd
+from benign_lightning.attacks.pgd import BlockSeeds, Seed, pgd
 
 ATTACKS = ("pgd", "autoattack")
 # Madry et al.'s rule: a step of 2.5·ε/steps, so every iterate can cross its ball and come back.
@@ -72,11 +72,13 @@ class AttackSpec:
         return dataclasses.replace(self, **changes)
 
     def __call__(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, seed: int
+        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, seed: Seed
     ) -> torch.Tensor:
         """Adversarial examples for ``(x, y)`` at budget ``eps`` (fp32, whatever the training used)."""
         with torch.autocast(x.device.type, enabled=False):
             if self.name == "autoattack":
+                if isinstance(seed, BlockSeeds):  # evaluate.evaluate_members runs it member by member
+                    raise ValueError("AutoAttack attacks one model at a time, not an ensemble's rows")
                 return autoattack(model, x, y, eps=eps, norm=self.norm, version=self.version, seed=seed,
                                   batch_size=self.batch_size)  # fmt: skip
             return pgd(

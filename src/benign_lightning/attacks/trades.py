@@ -11,9 +11,11 @@ import torch
 from torch import nn
 
 from benign_lightning.attacks.pgd import (
+    Seed,
     ascend,
     attack_mode,
     check_budget,
+    gaussian_like,
     kl_logit_direction,
     project,
     seeded_generator,
@@ -31,7 +33,7 @@ def trades_adversary(
     steps: int,
     step_size: float,
     norm: str = "linf",
-    seed: int | None = None,
+    seed: Seed = None,
     clamp: tuple[float, float] | None = (0.0, 1.0),
     bn_eval: bool = True,
 ) -> torch.Tensor:
@@ -41,7 +43,7 @@ def trades_adversary(
     if eps == 0 or steps == 0:
         return x.clone()
     generator = seeded_generator(seed, x.device)
-    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    noise = gaussian_like(x, generator)
     start = project(x + INIT_STD * noise, x, eps, norm, clamp)
     with attack_mode(model, bn_eval):
         with torch.no_grad():

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 
@@ -44,6 +45,68 @@ def memorization_enabled(setting: bool | str, n_train: int) -> bool:
     return n_train <= AUTO_MAX_TRAIN if setting == "auto" else setting
 
 
+class FitRecord:
+    """One model's per-point record (the module docstring's arrays), updated once per recorded
+    epoch. An ensemble keeps one per member (callbacks/ensemble.py)."""
+
+    def __init__(
+        self, corrupted: torch.Tensor | None = None, state: dict[str, torch.Tensor] | None = None
+    ) -> None:
+        if state is not None:
+            self.state = dict(state)
+            return
+        n = len(corrupted)
+        self.state = {
+            "corrupted": corrupted,
+            "stable_fit_epoch": torch.full((n,), -1, dtype=torch.int64),
+            "first_fit_epoch": torch.full((n,), -1, dtype=torch.int64),
+            "forgetting_events": torch.zeros(n, dtype=torch.int64),
+            "fit": torch.zeros(n, dtype=torch.bool),
+            "epochs": torch.zeros(0, dtype=torch.int64),
+            "clean_fit": torch.zeros(0, dtype=torch.float64),
+            "noisy_fit": torch.zeros(0, dtype=torch.float64),
+        }
+
+    @property
+    def last_epoch(self) -> int:
+        return int(self.state["epochs"][-1]) if len(self.state["epochs"]) else 0
+
+    def record(self, fit: torch.Tensor, epoch: int) -> tuple[float, float]:
+        """Add epoch ``epoch``'s fit mask; return the fraction of clean and of corrupted points fit."""
+        s = self.state
+        s["forgetting_events"] += s["fit"] & ~fit
+        s["first_fit_epoch"][fit & (s["first_fit_epoch"] < 0)] = epoch
+        s["stable_fit_epoch"][~fit] = -1
+        s["stable_fit_epoch"][fit & (s["stable_fit_epoch"] < 0)] = epoch
+        s["fit"] = fit
+        corrupted = s["corrupted"]
+        clean_fit, noisy_fit = _mean(fit[~corrupted]), _mean(fit[corrupted])
+        s["epochs"] = torch.cat([s["epochs"], torch.tensor([epoch])])
+        s["clean_fit"] = torch.cat([s["clean_fit"], torch.tensor([clean_fit], dtype=torch.float64)])
+        s["noisy_fit"] = torch.cat([s["noisy_fit"], torch.tensor([noisy_fit], dtype=torch.float64)])
+        return clean_fit, noisy_fit
+
+    def save(self, path: str | Path, dataset_index: np.ndarray) -> None:
+        """``memorization.npz`` (``dataset_index``: each training row's index in the dataset)."""
+        arrays = {k: v.numpy() for k, v in self.state.items()}
+        arrays["fit_final"] = arrays.pop("fit")
+        arrays["dataset_index"] = dataset_index
+        atomic_savez(path, **arrays)
+
+    def summary(self) -> dict[str, Any]:
+        """Median stable-fit epoch of the clean and of the corrupted points (fit at the end only)."""
+        stable, corrupted = self.state["stable_fit_epoch"], self.state["corrupted"]
+        return {
+            "fit_epoch_median_clean": _median_fit_epoch(stable[~corrupted]),
+            "fit_epoch_median_noisy": _median_fit_epoch(stable[corrupted]),
+        }
+
+
+def train_rows_index(datamodule: Any) -> np.ndarray:
+    """The dataset index of each training row (the held-out rows left out)."""
+    return datamodule.train_index[~datamodule.heldout_mask]
+
+
 class MemorizationTracker(pl.Callback):
     """Records when each training point is fit; writes ``memorization.npz`` when training ends."""
 
@@ -57,27 +120,18 @@ class MemorizationTracker(pl.Callback):
         # Recording costs one prediction pass over the training set; every n epochs costs 1/n of it,
         # and the fit epochs are then known to within n epochs (the last epoch is always recorded).
         self.every_n_epochs = int(every_n_epochs)
-        self.state: dict[str, torch.Tensor] = {}
+        self.fit_record: FitRecord | None = None
 
     @property
     def active(self) -> bool:
-        return bool(self.state)
+        return self.fit_record is not None
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         n = len(trainer.datamodule.train)
-        if self.state or not memorization_enabled(self.enabled, n):  # restored, or off
+        if self.active or not memorization_enabled(self.enabled, n):  # restored, or off
             return
         clean = trainer.datamodule.eval_clean_train_labels.cpu()
-        self.state = {
-            "corrupted": clean != trainer.datamodule.eval_train.y.cpu(),
-            "stable_fit_epoch": torch.full((n,), -1, dtype=torch.int64),
-            "first_fit_epoch": torch.full((n,), -1, dtype=torch.int64),
-            "forgetting_events": torch.zeros(n, dtype=torch.int64),
-            "fit": torch.zeros(n, dtype=torch.bool),
-            "epochs": torch.zeros(0, dtype=torch.int64),
-            "clean_fit": torch.zeros(0, dtype=torch.float64),
-            "noisy_fit": torch.zeros(0, dtype=torch.float64),
-        }
+        self.fit_record = FitRecord(clean != trainer.datamodule.eval_train.y.cpu())
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         epoch = trainer.current_epoch + 1  # epochs trained so far
@@ -85,50 +139,28 @@ class MemorizationTracker(pl.Callback):
             self._record(trainer, pl_module, epoch, log=True)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        last = int(self.state["epochs"][-1]) if self.active and len(self.state["epochs"]) else 0
-        if self.active and last < trainer.current_epoch:
+        if self.active and self.fit_record.last_epoch < trainer.current_epoch:
             self._record(trainer, pl_module, trainer.current_epoch, log=False)  # stopped between records
         if trainer.is_global_zero and self.active:
-            arrays = {k: v.numpy() for k, v in self.state.items()}
-            arrays["fit_final"] = arrays.pop("fit")
-            arrays["dataset_index"] = trainer.datamodule.train_index[~trainer.datamodule.heldout_mask]
-            atomic_savez(self.path, **arrays)
+            self.fit_record.save(self.path, train_rows_index(trainer.datamodule))
 
     def _record(self, trainer: pl.Trainer, pl_module: pl.LightningModule, epoch: int, log: bool) -> None:
-        s = self.state
         fit = (self.predictions(trainer, pl_module) == trainer.datamodule.eval_train.y).cpu()
-        s["forgetting_events"] += s["fit"] & ~fit
-        s["first_fit_epoch"][fit & (s["first_fit_epoch"] < 0)] = epoch
-        s["stable_fit_epoch"][~fit] = -1
-        s["stable_fit_epoch"][fit & (s["stable_fit_epoch"] < 0)] = epoch
-        s["fit"] = fit
-        corrupted = s["corrupted"]
-        clean_fit = _mean(fit[~corrupted])
-        noisy_fit = _mean(fit[corrupted])
-        s["epochs"] = torch.cat([s["epochs"], torch.tensor([epoch])])
-        s["clean_fit"] = torch.cat([s["clean_fit"], torch.tensor([clean_fit], dtype=torch.float64)])
-        s["noisy_fit"] = torch.cat([s["noisy_fit"], torch.tensor([noisy_fit], dtype=torch.float64)])
+        clean_fit, noisy_fit = self.fit_record.record(fit, epoch)
         if log:  # (Lightning takes logged values at epoch ends only)
             log_global(pl_module, "memorization/clean_fit", clean_fit)
-            if corrupted.any():
+            if self.fit_record.state["corrupted"].any():
                 log_global(pl_module, "memorization/noisy_fit", noisy_fit)
 
     def summary(self) -> dict[str, Any]:
-        """Median stable-fit epoch of the clean and of the corrupted points (fit at the end only)."""
-        if not self.active:
-            return {}
-        stable, corrupted = self.state["stable_fit_epoch"], self.state["corrupted"]
-        return {
-            "fit_epoch_median_clean": _median_fit_epoch(stable[~corrupted]),
-            "fit_epoch_median_noisy": _median_fit_epoch(stable[corrupted]),
-        }
+        return self.fit_record.summary() if self.active else {}
 
     # Saved in checkpoints, so a resumed run continues the record (tensors: weights_only loading).
     def state_dict(self) -> dict[str, Any]:
-        return dict(self.state)
+        return dict(self.fit_record.state) if self.active else {}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.state = dict(state_dict)
+        self.fit_record = FitRecord(state=state_dict) if state_dict else None
 
 
 def _mean(mask: torch.Tensor) -> float:

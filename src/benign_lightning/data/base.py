@@ -31,17 +31,22 @@ def to_unit_interval(x: torch.Tensor | ImageFiles) -> torch.Tensor:
 
 @dataclass
 class Split:
-    """One split of a dataset: inputs (uint8 or float, N×C×H×W) and the labels used for it."""
+    """One split of a dataset: inputs (uint8 or float, N×C×H×W) and the labels used for it.
+
+    An ensemble evaluates its members' splits stacked into one (``stack_splits``); ``member`` then
+    names each row's member."""
 
     x: torch.Tensor
     y: torch.Tensor
+    member: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.y)
 
     def __getitem__(self, rows: slice) -> Split:
         """The rows ``rows`` as a Split (views, no copy)."""
-        return Split(self.x[rows], self.y[rows])
+        member = self.member[rows] if self.member is not None else None
+        return Split(self.x[rows], self.y[rows], member)
 
     def inputs(self, index: torch.Tensor) -> torch.Tensor:
         """The inputs at ``index``, as float in [0, 1]."""
@@ -51,6 +56,14 @@ class Split:
         """Yield ``(x in [0, 1], y)`` in order, for evaluation."""
         for start in range(0, len(self), batch_size):
             yield to_unit_interval(self.x[start : start + batch_size]), self.y[start : start + batch_size]
+
+
+def stack_splits(splits: list[Split]) -> Split:
+    """The members' splits one after the other (member-major), each row naming its member."""
+    member = torch.cat(
+        [torch.full((len(s),), k, dtype=torch.long, device=s.y.device) for k, s in enumerate(splits)]
+    )
+    return Split(torch.cat([s.x for s in splits]), torch.cat([s.y for s in splits]), member)
 
 
 class LabelNoiseDataModule(pl.LightningDataModule, ABC):
@@ -89,6 +102,7 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
         train_subset: int | None = None,
         test_subset: int | None = None,
         holdout: float = 0,
+        holdout_seed: int | None = None,
         drop_last: bool = False,
         augment: bool = False,
         loader: str = "tensor",
@@ -112,6 +126,9 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
                 f"data.holdout must be a fraction in [0, 1) or a whole number of examples, got {holdout}"
             )
         self.holdout, self.drop_last = holdout, bool(drop_last)
+        # Which rows are held out: drawn from data_seed by default; an ensemble estimating
+        # memorization holds out other rows per member with the same noise (holdout_seed: ${seed}).
+        self.holdout_seed = int(data_seed if holdout_seed is None else holdout_seed)
         if loader not in LOADERS:
             raise ConfigError(f"data.loader={loader!r} is unknown; choose one of {', '.join(LOADERS)}")
         if augment and self.crop_padding is None:
@@ -137,10 +154,11 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
         """Return clean ``(x_train, y_train, x_test, y_test)``; x is uint8 or float in [0, 1]."""
 
     # --- the shared part ------------------------------------------------------------------------
-    def _subset(self, n: int, k: int | None, stream: int) -> np.ndarray:
+    def _subset(self, n: int, k: int | None, stream: int, seed: int | None = None) -> np.ndarray:
         if k is None or k >= n:
             return np.arange(n)
-        rng = np.random.default_rng(np.random.SeedSequence([self.data_seed, stream]))
+        seed = self.data_seed if seed is None else seed
+        rng = np.random.default_rng(np.random.SeedSequence([seed, stream]))
         return np.sort(rng.choice(n, size=int(k), replace=False))
 
     def setup(self, stage: str | None = None) -> None:
@@ -205,7 +223,7 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
         if k >= n:
             raise ConfigError(f"data.holdout={self.holdout} leaves no training data ({n} examples)")
         mask = np.zeros(n, dtype=bool)
-        mask[self._subset(n, k, stream=13) if k else []] = True
+        mask[self._subset(n, k, stream=13, seed=self.holdout_seed) if k else []] = True
         return mask
 
     @property

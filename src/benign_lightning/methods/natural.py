@@ -103,9 +103,10 @@ class NaturalTraining(pl.LightningModule):
         return compiled
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(loss, logits)``; the only thing a method changes."""
+        """Return ``(per-example loss, logits)``; the only thing a method changes. The training
+        loss is its mean; per example, so an ensemble can take each member's mean (methods/ensemble.py)."""
         logits = self.train_net(x)
-        return F.cross_entropy(logits, y), logits
+        return F.cross_entropy(logits, y, reduction="none"), logits
 
     def on_train_epoch_start(self) -> None:
         # Running sums on the device: no host sync per step; one reduction at the epoch's end.
@@ -115,7 +116,8 @@ class NaturalTraining(pl.LightningModule):
         x, y, _ = batch
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-        loss, logits = self.loss(x, y)
+        losses, logits = self.loss(x, y)
+        loss = losses.mean()
         with torch.no_grad():
             # Device-side only: no .item(), no tensor built from a Python number (on CUDA that is a
             # host-to-device copy that synchronises the stream every step).

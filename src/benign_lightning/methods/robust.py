@@ -72,7 +72,7 @@ class AdversarialTraining(RobustTraining):
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x_adv = pgd(self.train_net, x, y, random_start=self.hparams.random_start, **self.attack_settings())
         logits = self.train_net(x_adv)
-        return F.cross_entropy(logits, y), logits
+        return F.cross_entropy(logits, y, reduction="none"), logits
 
 
 class Trades(RobustTraining):
@@ -93,5 +93,6 @@ class Trades(RobustTraining):
         x_adv = trades_adversary(self.train_net, x, **self.attack_settings())
         logits = self.train_net(x)
         logits_adv = self.train_net(x_adv)
-        kl = F.kl_div(F.log_softmax(logits_adv, 1), F.softmax(logits, 1), reduction="batchmean")
-        return F.cross_entropy(logits, y) + self.hparams.beta * kl, logits
+        # Per example: the KL summed over classes (its batch mean is the reference's "batchmean").
+        kl = F.kl_div(F.log_softmax(logits_adv, 1), F.softmax(logits, 1), reduction="none").sum(1)
+        return F.cross_entropy(logits, y, reduction="none") + self.hparams.beta * kl, logits

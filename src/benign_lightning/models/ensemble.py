@@ -1,0 +1,144 @@
+"""N members of one architecture as one module (``torch.func``): each member keeps its own weights,
+stacked along a leading dimension, and one vmapped call runs them all.
+
+- ``StackedModels``: inputs ``(N, B, ...)`` → logits ``(N, B, C)``, member k on its own rows;
+- ``MemberBlocks``: the same as a plain classifier of ``(N·B, ...)`` rows, member-major (training
+  batches: every member has B rows), so the attacks and the losses run on it unchanged;
+- ``MemberRows``: a classifier of rows that each name their member, in any order and any count
+  (evaluation: each member attacks only its own naturally correct points, and PGD's early stop drops
+  rows). ``select_rows`` narrows it to a subset of its rows (``attacks.pgd.rows_of``).
+
+BatchNorm cannot be stacked: its running statistics are buffers that every training forward
+updates in place, and ``vmap`` over ``functional_call`` cannot write one buffer per member
+(``check_stackable``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from benign_lightning.errors import ConfigError
+
+
+def check_stackable(model: nn.Module, arch: str) -> None:
+    """A ConfigError, naming the reason, for a model whose members cannot be stacked."""
+    batchnorm = nn.modules.batchnorm._BatchNorm
+    norms = sorted({type(m).__name__ for m in model.modules() if isinstance(m, batchnorm)})
+    if norms:
+        raise ConfigError(
+            f"ensemble.size > 1 with arch={arch}: it has {', '.join(norms)} layers, whose running statistics "
+            "every training forward updates in place; torch.func.vmap cannot keep one such buffer per "
+            "member. Use a model without BatchNorm (mlp, mnist_cnn, two_layer) or ensemble.size=1"
+        )
+    if any(isinstance(m, nn.Dropout) for m in model.modules()):
+        raise ConfigError(
+            f"ensemble.size > 1 with arch={arch}: dropout draws from the global random stream, which a "
+            "vmapped member cannot share with a single run; use a model without dropout or ensemble.size=1"
+        )
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "__")  # module attribute names cannot hold dots
+
+
+class StackedModels(nn.Module):
+    """The members' parameters and buffers stacked along dim 0; ``forward`` vmaps the shared
+    architecture over them."""
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        params, buffers = stack_module_state(list(members))
+        self.names = list(params)
+        self.buffer_names = list(buffers)
+        self.stacked = nn.ParameterDict(
+            {_key(n): nn.Parameter(p.detach().clone()) for n, p in params.items()}
+        )
+        for name, b in buffers.items():
+            self.register_buffer(f"buffer__{_key(name)}", b.clone())
+        # The architecture, out of the module tree (its own weights are never used): the shape of
+        # each member, and the template ``member(k)`` copies.
+        self.__dict__["template"] = copy.deepcopy(members[0])
+        self.size = len(members)
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        out = {n: self.stacked[_key(n)] for n in self.names}
+        out.update({n: getattr(self, f"buffer__{_key(n)}") for n in self.buffer_names})
+        return out
+
+    def train(self, mode: bool = True) -> StackedModels:
+        super().train(mode)
+        self.template.train(mode)  # functional_call runs the template's modules in their mode
+        return self
+
+    def _one(self, tensors: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.template, tensors, (x,))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: (N, B, ...) → logits (N, B, C)."""
+        return vmap(self._one)(self._tensors(), x)
+
+    def member_state(self, k: int) -> dict[str, torch.Tensor]:
+        """Member k's state dict, with the keys of a single model's ``state_dict()``."""
+        tensors = self._tensors()
+        return {name: tensors[name][k].detach().clone() for name in self.template.state_dict()}
+
+    def member(self, k: int) -> nn.Module:
+        """Member k as a plain module (a copy of its weights)."""
+        model = copy.deepcopy(self.template)
+        device = next(self.parameters()).device
+        model.to(device).load_state_dict(self.member_state(k))
+        return model.train(self.training)
+
+    def blocks(self) -> MemberBlocks:
+        return MemberBlocks(self)
+
+    def rows(self, member_of_row: torch.Tensor) -> MemberRows:
+        return MemberRows(self, member_of_row)
+
+
+class MemberBlocks(nn.Module):
+    """``(N·B, ...)`` rows, member-major (member k's B rows are block k) → ``(N·B, C)`` logits."""
+
+    def __init__(self, stacked: StackedModels) -> None:
+        super().__init__()
+        self.stacked = stacked
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = self.stacked.size
+        logits = self.stacked(x.reshape(n, len(x) // n, *x.shape[1:]))
+        return logits.reshape(len(x), -1)
+
+
+class MemberRows(nn.Module):
+    """Rows that each belong to one member (``member_of_row``): each member's rows are padded to the
+    largest member's count, run in one vmapped call, and put back in the rows' order."""
+
+    def __init__(self, stacked: StackedModels, member_of_row: torch.Tensor) -> None:
+        super().__init__()
+        self.stacked = stacked
+        self.member_of_row = member_of_row.long()
+        members = self.member_of_row
+        self.order = torch.argsort(members, stable=True)
+        counts = torch.bincount(members, minlength=stacked.size)
+        starts = torch.cumsum(counts, 0) - counts
+        sorted_members = members[self.order]
+        position = torch.arange(len(members), device=members.device) - starts[sorted_members]
+        self.slot = (sorted_members, position)
+        self.width = int(counts.max()) if len(members) else 0
+        self.inverse = torch.argsort(self.order)
+
+    def select_rows(self, keep: torch.Tensor | slice) -> MemberRows:
+        """The same members for the rows ``keep`` (a boolean mask, an index or a slice)."""
+        return MemberRows(self.stacked, self.member_of_row[keep])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(x) != len(self.member_of_row):
+            raise ValueError(f"MemberRows holds {len(self.member_of_row)} rows, got {len(x)}")
+        padded = x.new_zeros((self.stacked.size, self.width, *x.shape[1:]))
+        padded = padded.index_put(self.slot, x[self.order])
+        return self.stacked(padded)[self.slot][self.inverse]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import pytorch_lightning as pl
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
@@ -18,8 +19,10 @@ from benign_lightning.errors import ConfigError
 from benign_lightning.evaluate import eps_grid
 from benign_lightning.exact import ExactClassifier
 from benign_lightning.methods import NaturalTraining
+from benign_lightning.methods.ensemble import ENSEMBLE_OF, EnsembleMixin
 from benign_lightning.methods.natural import needs_total_steps
 from benign_lightning.models import build_model
+from benign_lightning.models.ensemble import StackedModels, check_stackable
 
 # Keys of a method config that belong to the data, not to the method's constructor.
 _METHOD_DATA_KEYS = ("label_set",)
@@ -139,10 +142,10 @@ def eval_grid(cfg: DictConfig) -> list[float]:
     return eps_grid(OmegaConf.to_container(cfg.attack.eval_eps, resolve=True), cfg.eps)
 
 
-def build_method(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> NaturalTraining:
-    """The LightningModule named by ``method._target_``, with its model, optimizer and schedule. Its
-    arguments are plain Python (no DictConfig lands in its hyper-parameters, so checkpoints load
-    with ``weights_only=True``)."""
+def _method_parts(
+    cfg: DictConfig, datamodule: LabelNoiseDataModule
+) -> tuple[type, dict[str, Any], dict[str, Any]]:
+    """The method's class, its constructor's arguments but the model, and the model spec."""
     kwargs = OmegaConf.to_container(cfg.method, resolve=True)
     for key in _METHOD_DATA_KEYS:
         kwargs.pop(key, None)
@@ -152,15 +155,60 @@ def build_method(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> NaturalTr
     spec = model_spec(cfg, datamodule)
     scheduler, interval = scheduler_factory(cfg)
     speed = cfg.speed
-    model = build_model(**spec)
-    if speed.channels_last:
-        model = model.to(memory_format=torch.channels_last)  # only 4-D (convolution) weights change
+    kwargs.update(
+        model_spec=spec, optimizer=optimizer_factory(cfg), scheduler=scheduler, scheduler_interval=interval,
+        channels_last=bool(speed.channels_last), fused_optimizer=bool(speed.fused_optimizer),
+        compile_model=bool(speed.compile),
+    )  # fmt: skip
+    return method_cls, kwargs, spec
+
+
+def _construct(method_cls: type, model: torch.nn.Module, kwargs: dict[str, Any]) -> NaturalTraining:
     try:
-        return method_cls(
-            model, model_spec=spec, optimizer=optimizer_factory(cfg), scheduler=scheduler,
-            scheduler_interval=interval, channels_last=bool(speed.channels_last),
-            fused_optimizer=bool(speed.fused_optimizer),
-            compile_model=bool(speed.compile), **kwargs,
-        )  # fmt: skip
+        return method_cls(model, **kwargs)
     except TypeError as e:
-        raise ConfigError(f"method config {kwargs} does not fit {method_cls.__name__}: {e}") from None
+        shown = {k: v for k, v in kwargs.items() if k not in ("optimizer", "scheduler", "model_spec")}
+        raise ConfigError(f"method config {shown} does not fit {method_cls.__name__}: {e}") from None
+
+
+def build_method(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> NaturalTraining:
+    """The LightningModule named by ``method._target_``, with its model, optimizer and schedule. Its
+    arguments are plain Python (no DictConfig lands in its hyper-parameters, so checkpoints load
+    with ``weights_only=True``)."""
+    method_cls, kwargs, spec = _method_parts(cfg, datamodule)
+    model = build_model(**spec)
+    if cfg.speed.channels_last:
+        model = model.to(memory_format=torch.channels_last)  # only 4-D (convolution) weights change
+    return _construct(method_cls, model, kwargs)
+
+
+def member_seeds(cfg: DictConfig) -> list[int]:
+    """The seed of each member of ``ensemble.size``: member k is the single run with seed + k."""
+    return [int(cfg.seed) + k for k in range(int(cfg.ensemble.size))]
+
+
+def build_ensemble_method(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> EnsembleMixin:
+    """The ensemble form of ``method`` over ``ensemble.size`` members, member k initialised as the
+    single run with seed + k would be (its seed set, then its model built)."""
+    method_cls, kwargs, spec = _method_parts(cfg, datamodule)
+    seeds = member_seeds(cfg)
+    members = []
+    for seed in seeds:
+        pl.seed_everything(seed, workers=True, verbose=False)  # what run.py does before build_method
+        members.append(build_model(**spec))
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    return _construct(ENSEMBLE_OF[method_cls], StackedModels(members), {**kwargs, "member_seeds": seeds})
+
+
+def check_ensemble(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> None:
+    """``ensemble.size > 1``: a method with an ensemble form and a model whose members stack."""
+    method_cls = get_class(cfg.method._target_)
+    if method_cls not in ENSEMBLE_OF:
+        choices = ", ".join(sorted(c.method_name for c in ENSEMBLE_OF))
+        raise ConfigError(
+            f"ensemble.size={cfg.ensemble.size} with method {method_cls.__name__}: members can be trained "
+            f"with {choices}; use ensemble.size=1 for this method"
+        )
+    with torch.device("meta"):  # the layers only, no memory
+        model = build_model(**model_spec(cfg, datamodule))
+    check_stackable(model, str(cfg.arch))

@@ -139,6 +139,8 @@ SCHEMA: dict[str, Rule] = {
     "representations.steps": integer(1),
     "figures": AUTO,
     "stop_at_zero_train_err": BOOL,
+    "ensemble.size": integer(1),
+    "ensemble.member": NULL | integer(0),
     "progress": one_of("auto", "bar", "epoch", "none"),
     "train_attack.steps": integer(1),
     "train_attack.step_size": NULL | number(0, open_low=True),
@@ -305,8 +307,36 @@ def check_combinations(values: dict[str, Any], warn: bool = True) -> None:
             "with fine and coarse labels, as in +experiment=fine2coarse_cifar100"
         )
     _check_autoattack(values)
+    _check_ensemble(values)
     if warn:
         _warn_unreachable_eps(values)
+
+
+def _check_ensemble(values: dict[str, Any]) -> None:
+    """What ``ensemble.size > 1`` cannot do (the method and the model are checked in ``validate``)."""
+    size = values.get("ensemble", {}).get("size", 1)
+    if size == 1:
+        return
+    trainer, speed = values["trainer"], values.get("speed", {})
+    devices, strategy = trainer.get("devices"), str(trainer.get("strategy", "auto"))
+    refused = [
+        (values["early_stopping"]["enabled"], "early_stopping.enabled=true",
+         "each member would stop at its own held-out epoch and restore its own best weights"),
+        (bool(values.get("representations", {}).get("epochs")), "representations.epochs (Figure 3)",
+         "the snapshots are taken of one model"),
+        (devices not in (1, [0]) or trainer.get("num_nodes", 1) != 1 or "ddp" in strategy,
+         f"trainer.devices={_show(devices)} (strategy {strategy})",
+         "members fill one device; spread jobs over devices with a sweep instead"),
+        (values["data"].get("loader") == "dataloader", "data.loader=dataloader",
+         "members' batches are stacked from device-resident tensors (data.loader=tensor)"),
+        (bool(speed.get("compile")), "speed.compile=true", "the vmapped members are not compiled"),
+        (trainer.get("gradient_clip_val") is not None and trainer.get("gradient_clip_algorithm") != "value",
+         f"trainer.gradient_clip_val={_show(trainer.get('gradient_clip_val'))}",
+         "clipping by the norm of all parameters would couple the members"),
+    ]  # fmt: skip
+    for bad, what, why in refused:
+        if bad:
+            raise ConfigError(f"ensemble.size={size} with {what}: {why}; use ensemble.size=1")
 
 
 def _check_autoattack(values: dict[str, Any]) -> None:
@@ -343,6 +373,7 @@ def validate(cfg: DictConfig, check_data: bool = True, warn: bool = True) -> Lab
         attack_spec,
         build_datamodule,
         build_exact,
+        check_ensemble,
         check_optimization,
         is_exact,
     )
@@ -355,6 +386,8 @@ def validate(cfg: DictConfig, check_data: bool = True, warn: bool = True) -> Lab
     attack_spec(cfg.attack, datamodule.input_range)  # e.g. AutoAttack on inputs outside [0, 1]
     if is_exact(cfg):
         build_exact(cfg, datamodule)  # its data, norm and eps grid
+    if int(cfg.ensemble.size) > 1:
+        check_ensemble(cfg, datamodule)  # its method and its model
     if check_data:
         datamodule.check_available()
     return datamodule

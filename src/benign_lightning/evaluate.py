@@ -18,7 +18,7 @@ from torch import nn
 from benign_lightning.attacks import eval_mode
 from benign_lightning.attacks.pgd import BlockSeeds, Seed
 from benign_lightning.attacks.spec import AttackSpec
-from benign_lightning.data.base import Split, to_unit_interval
+from benign_lightning.data.base import Split, stack_splits, to_unit_interval
 from benign_lightning.distributed import dist_rank_world, gather_objects, gather_rows, my_shard
 from benign_lightning.eval_checks import CHECK_POINTS, run_checks
 
@@ -311,3 +311,51 @@ def evaluate(
                    batch_size=batch_size, seed=seed, envelope_only=envelope_only)  # fmt: skip
     return summarize(model, out, train=train, clean_train_labels=clean_train_labels, test=test, eps=eps,
                      attack=attack, checks=checks, large_eps=large_eps, seed=seed)  # fmt: skip
+
+
+@dataclass
+class MemberData:
+    """What one ensemble member is evaluated on (its own splits, as its single run's)."""
+
+    train: Split
+    clean_train_labels: torch.Tensor
+    test: Split
+    heldout: Split | None = None
+
+
+def evaluate_members(
+    stacked: nn.Module, members: Sequence[MemberData], *, seeds: Sequence[int], eps: float,
+    eval_eps: Iterable[float], attack: AttackSpec, batch_size: int, envelope_only: bool = False,
+    checks: str = "cheap", large_eps: float | None = None,
+) -> list[tuple[dict[str, Any], dict[str, np.ndarray]]]:  # fmt: skip
+    """``evaluate`` of each member of a ``models.ensemble.StackedModels``: the members' splits are
+    stacked and predicted and attacked in one pass (each member on its own rows, with its own seed,
+    so member k's numbers are its single run's); the checks run member by member. AutoAttack
+    attacks one model at a time, so under it each member is evaluated alone. With held-out rows,
+    ``heldout_pred`` (their predictions) joins the arrays."""
+    if attack.name != "pgd":
+        per_member = [
+            evaluate(stacked.member(k), train=m.train, clean_train_labels=m.clean_train_labels, test=m.test,
+                     eps=eps, eval_eps=eval_eps, attack=attack, batch_size=batch_size, seed=int(seeds[k]),
+                     envelope_only=envelope_only, checks=checks, large_eps=large_eps)
+            for k, m in enumerate(members)
+        ]  # fmt: skip
+    else:
+        train = stack_splits([m.train for m in members])
+        test = stack_splits([m.test for m in members])
+        out = outcomes(stacked, train=train, test=test, grid=eps_grid(eval_eps, eps), attack=attack,
+                       batch_size=batch_size, seed=[int(s) for s in seeds],
+                       envelope_only=envelope_only)  # fmt: skip
+        per_member = [
+            summarize(stacked.member(k), out.rows(train.member == k, test.member == k), train=m.train,
+                      clean_train_labels=m.clean_train_labels, test=m.test, eps=eps, attack=attack,
+                      checks=checks, large_eps=large_eps, seed=int(seeds[k]))
+            for k, m in enumerate(members)
+        ]  # fmt: skip
+    if members[0].heldout is not None:
+        heldout = stack_splits([m.heldout for m in members])
+        with torch.autocast(model_device(stacked).type, enabled=False):
+            pred = predict(stacked, heldout, batch_size).cpu()
+        for k, (_, arrays) in enumerate(per_member):
+            arrays["heldout_pred"] = pred[heldout.member.cpu() == k].numpy()
+    return per_member

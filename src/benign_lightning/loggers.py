@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hydra.utils import get_method, instantiate
+from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
@@ -93,6 +95,19 @@ def wandb_logger(
     if run_id is None and rank_zero_only.rank == 0:
         atomic_write_text(id_file, logger.experiment.id)
     return logger
+
+
+def run_logger(cfg: DictConfig, run_dir: Path, method_name: str) -> Any:
+    """The ``logger`` group's logger for a run writing into ``run_dir`` (False: none)."""
+    if not cfg.get("logger") or "_target_" not in cfg.logger:
+        return False
+    if cfg.logger._target_.endswith("wandb_logger"):
+        # Called directly: instantiate() would also instantiate every _target_ inside run_config.
+        kwargs = OmegaConf.to_container(cfg.logger, resolve=True)
+        build = get_method(kwargs.pop("_target_"))
+        run_config = OmegaConf.to_container(cfg, resolve=True)
+        return build(save_dir=str(run_dir), run_config=run_config, method=method_name, **kwargs)
+    return instantiate(cfg.logger, save_dir=str(run_dir))
 
 
 def finish_wandb(

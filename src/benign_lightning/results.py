@@ -3,12 +3,15 @@
 run_dir/
   results.json           metrics (written last: its presence marks a finished run)
   noise.npz              indices, clean_labels, noisy_labels, dataset_index
-  predictions.npz        train_pred, test_pred, test_adv_correct (at eps)
+  predictions.npz        train_pred, test_pred, test_adv_correct (at eps); heldout_pred with data.holdout
   config.yaml            the resolved config
   env.json               versions, device, host, command line
   memorization.npz       per training point: when it was fit (callbacks/memorization.py)
   checkpoints/last.ckpt  Lightning checkpoint (the model spec is in its hyper-parameters)
   checkpoints/best.ckpt  with early_stopping: the epoch of lowest held-out adversarial error
+
+An ensemble job (``ensemble.size=N``, run_ensemble.py) writes one such folder per member,
+``member_<k>/``, and a ``results.json`` of ``status: ensemble`` naming them.
 """
 
 from __future__ import annotations

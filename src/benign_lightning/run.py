@@ -10,7 +10,6 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
@@ -32,9 +31,9 @@ from benign_lightning.checkpoints import KeptCheckpointIO, resume_from
 from benign_lightning.config import recipe_summary, validate
 from benign_lightning.data.base import LabelNoiseDataModule
 from benign_lightning.data.planar import PlanarDataModule
-from benign_lightning.evaluate import evaluate
+from benign_lightning.evaluate import evaluate, predict_all
 from benign_lightning.figures import figures_enabled, write_run_figures
-from benign_lightning.loggers import finish_wandb
+from benign_lightning.loggers import finish_wandb, run_logger
 from benign_lightning.methods.robust import RobustTraining
 from benign_lightning.planar_report import net_predict, planar_results
 from benign_lightning.results import (
@@ -47,6 +46,7 @@ from benign_lightning.results import (
     write_results,
     write_run_record,
 )
+from benign_lightning.run_ensemble import run_ensemble
 from benign_lightning.run_exact import run_exact
 from benign_lightning.run_lock import RunFolderLock
 from benign_lightning.slurm import threads_for_this_task, under_submitit
@@ -129,18 +129,6 @@ class _Callbacks:
         return out
 
 
-def _logger(cfg: DictConfig, run_dir: Path, method_name: str):
-    if not cfg.get("logger") or "_target_" not in cfg.logger:
-        return False
-    if cfg.logger._target_.endswith("wandb_logger"):
-        # Called directly: instantiate() would also instantiate every _target_ inside run_config.
-        kwargs = OmegaConf.to_container(cfg.logger, resolve=True)
-        build = get_method(kwargs.pop("_target_"))
-        run_config = OmegaConf.to_container(cfg, resolve=True)
-        return build(save_dir=str(run_dir), run_config=run_config, method=method_name, **kwargs)
-    return instantiate(cfg.logger, save_dir=str(run_dir))
-
-
 def run(
     cfg: DictConfig, run_dir: str | Path, datamodule: LabelNoiseDataModule | None = None
 ) -> dict[str, Any]:
@@ -152,6 +140,8 @@ def run(
     with RunFolderLock(run_dir):
         if is_exact(cfg):
             return run_exact(cfg, Path(run_dir), datamodule)
+        if int(cfg.ensemble.size) > 1:
+            return run_ensemble(cfg, Path(run_dir), datamodule)
         return _run(cfg, Path(run_dir), datamodule)
 
 
@@ -168,7 +158,7 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
     method = build_method(cfg, datamodule)
     say(recipe_summary(cfg))
 
-    logger = _logger(cfg, run_dir, method.method_name)
+    logger = run_logger(cfg, run_dir, method.method_name)
     callbacks = _Callbacks(cfg, datamodule, run_dir, logger)
     trainer_kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer_kwargs["enable_progress_bar"] = callbacks.progress is not None
@@ -232,6 +222,9 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
         planar = planar_results(net_predict(method.model), datamodule, arrays["train_pred"], run_dir, title,
                                 robust_eps, str(cfg.attack.norm))  # fmt: skip
         results.update(planar)
+    heldout = datamodule.eval_heldout
+    if heldout is not None:  # memorization estimates read the held-out rows' predictions
+        arrays["heldout_pred"] = predict_all(method.model, heldout, datamodule.eval_batch_size).cpu().numpy()
     results["wall_s"] = round(time.perf_counter() - start, 3)
     if trainer.is_global_zero:
         write_predictions(run_dir, arrays)
@@ -251,6 +244,11 @@ def say(line: str) -> None:
 
 @rank_zero_only
 def print_summary(results: dict[str, Any], run_dir: str | Path) -> None:
+    if "member_results" in results:  # an ensemble job: each member's table
+        for k, member in enumerate(results["member_results"]):
+            print(format_table(member))
+            print(f"results: {Path(run_dir) / results['members'][k] / 'results.json'}")
+        return
     print(format_table(results))
     print(f"results: {Path(run_dir) / 'results.json'}")
 

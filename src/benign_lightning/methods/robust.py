@@ -45,10 +45,11 @@ class RobustTraining(NaturalTraining):
             raise ConfigError(f"method: {e}") from None
         super().__init__(model, **natural)
 
-    def attack_seed(self) -> int:
+    def attack_seed(self, seed: int | None = None) -> int:
         """A seed per (run seed, step, rank): a resumed run draws the starts an uninterrupted one
-        would have, and ranks draw different ones."""
-        return (self.hparams.seed * 1_000_003 + self.global_step) * 1_009 + self.global_rank
+        would have, and ranks draw different ones. ``seed``: another run's (an ensemble member's)."""
+        seed = self.hparams.seed if seed is None else seed
+        return (seed * 1_000_003 + self.global_step) * 1_009 + self.global_rank
 
     def attack_settings(self) -> dict[str, Any]:
         hp = self.hparams

@@ -76,8 +76,16 @@ def read_jobs(sweep_dir: Path) -> list[Job]:
         overrides = {o.key_or_group: o.get_value_element_as_str() for o in _parse(raw or [])}
         results_file = folder / "results.json"
         results = json.loads(results_file.read_text()) if results_file.exists() else None
+        if _is_ensemble_job(folder, results):
+            continue  # its members (member_<k>/, one seed each) are the runs
         jobs.append(Job(folder, overrides, results))
     return jobs
+
+
+def _is_ensemble_job(folder: Path, results: dict[str, Any] | None) -> bool:
+    """An ``ensemble.size=N`` job folder that has not failed: read through its members."""
+    status = (results or {}).get("status")
+    return status == "ensemble" or (status != "failed" and (folder / "member_0").is_dir())
 
 
 def _job_number(folder: Path) -> int:
@@ -120,7 +128,10 @@ def summary_rows(jobs: list[Job], keys: list[str]) -> tuple[list[str], list[dict
     rows = []
     for job in jobs:
         r = job.results or {}
-        row: dict[str, Any] = {"job": job.folder.name, "status": job.status, "error": r.get("error", "")}
+        name = job.folder.name
+        if name.startswith("member_"):  # an ensemble's member: its job's folder too
+            name = f"{job.folder.parent.name}/{name}"
+        row: dict[str, Any] = {"job": name, "status": job.status, "error": r.get("error", "")}
         row.update({k: job.overrides.get(k, r.get(k, "")) for k in keys})
         row.update({m: r.get(m, "") for m in METRICS})
         for e in eps_grid:
@@ -251,10 +262,12 @@ def aggregate(sweep_dir: str | Path, by: list[str] | None = None, x: str = "eta"
         plot_decision_regions(jobs, eps_groups, sweep_dir / "decision_regions.png"),
     ]
     expected = expected_jobs(sweep_dir)
+    # The sweep's jobs: an ensemble job counts once, whatever its members.
+    started = len({j.folder.parent if j.folder.name.startswith("member_") else j.folder for j in jobs})
     return {
         "jobs": len(jobs),
         "expected": expected,
-        "never_started": max(0, expected - len(jobs)) if expected is not None else None,
+        "never_started": max(0, expected - started) if expected is not None else None,
         "complete": sum(j.status == "complete" for j in jobs),
         "failed": {j.folder.name: (j.results or {}).get("error", "") for j in jobs if j.status == "failed"},
         "unfinished": [j.folder.name for j in jobs if j.status == "unfinished"],

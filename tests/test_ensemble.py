@@ -187,3 +187,36 @@ def test_three_member_job_through_the_cli_is_read_as_three_seeds_and_resumes_aft
         rows = list(csv.DictReader(f))
     assert sorted(r["seed"] for r in rows) == ["0", "1", "2"]
     assert all(r["status"] == "complete" and r["job"].endswith(f"member_{r['seed']}") for r in rows)
+
+
+def test_memorization_estimate_scores_mislabelled_points_near_one_and_typical_points_near_zero(tmp_path):
+    """toy-MNIST with 10% flipped labels, 8 members on their own 70%: a flipped point is unique (no
+    other point near it has its label), so a member fits it only when it trained on it (mem near 1);
+    a clean point is one of hundreds of noisy copies of its class's digit (mem near 0). Figure 5
+    draws against a run on the same data and noise."""
+    from benign_lightning import influence
+
+    cfg = composed("+experiment=memorization_toy", *QUIET, "ensemble.size=8", "data.n_train=400",
+                   "data.n_test=200", "+model.kwargs.width=64", "logger=none")  # fmt: skip
+    job = run(cfg, tmp_path / "job")
+    scores = np.load(tmp_path / "job" / "memorization_scores.npz")
+    mem, corrupted, known = scores["mem"], scores["corrupted"], np.isfinite(scores["mem"])
+    assert corrupted.sum() == 40 and job["memorization_scores"]["models"] == 8
+    assert np.median(mem[known & corrupted]) > 0.8 and np.median(mem[known & ~corrupted]) < 0.05
+    # Every member held out its own rows: n_in + n_out = 8 for every point.
+    np.testing.assert_array_equal(scores["n_in"] + scores["n_out"], 8)
+    noise = [np.load(tmp_path / "job" / f"member_{k}" / "noise.npz") for k in range(8)]
+    assert all(np.array_equal(n["noisy_labels"], noise[0]["noisy_labels"]) for n in noise)
+    assert len({n["heldout"].tobytes() for n in noise}) == 8
+
+    other = run(composed(*QUIET, "data.n_train=400", "data.n_test=200", "+model.kwargs.width=64",
+                         "trainer.max_epochs=2", "trainer.min_epochs=null", "data_seed=0", "seed=3",
+                         "attack=linf", "attack.steps=2", "logger=none"), tmp_path / "other")  # fmt: skip
+    summary = influence.write(tmp_path / "job", robust=tmp_path / "other")
+    assert summary["n_robust_unfit"] <= other["n_train_errors"]
+    assert (tmp_path / "job" / "figures" / "figure5.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="its labels differ"):
+        run(composed(*QUIET, "data.n_train=400", "data.n_test=200", "+model.kwargs.width=64",
+                     "trainer.max_epochs=1", "trainer.min_epochs=null", "seed=3", "attack=linf",
+                     "attack.steps=2", "logger=none"), tmp_path / "other_noise")  # fmt: skip
+        influence.write(tmp_path / "job", robust=tmp_path / "other_noise")

@@ -287,6 +287,7 @@ def summarize(
         "train_pred": out.train_pred.cpu().numpy(),
         "test_pred": out.test_pred.cpu().numpy(),
         "test_adv_correct": out.envelope[float(eps)].cpu().numpy(),
+        "test_labels": test.y.cpu().numpy(),  # so a reader of the folder can score test_pred
     }
     return metrics, arrays
 

@@ -70,6 +70,22 @@ def plot_adv_err_vs_eps(curves: Sequence[Curve], path: Path, title: str | None =
     return atomic_savefig(fig, path)
 
 
+def plot_fraction_above(panels: dict[str, tuple[str, Sequence[Curve]]], path: Path) -> Path:
+    """Side-by-side panels of "fraction of points with a score > s" against s (Figure 5); each
+    panel is ``title: (xlabel, curves)``."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.5 * len(panels), 4))
+    for ax, (title, (xlabel, curves)) in zip(np.atleast_1d(fig.subplots(1, len(panels))), panels.items(),
+                                             strict=True):  # fmt: skip
+        for curve in curves:
+            ax.step(curve.x, curve.y, where="post", label=curve.label)
+        ax.set(xlabel=xlabel, ylabel="fraction of points with score > s", ylim=(-0.02, 1.02), title=title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return atomic_savefig(fig, path)
+
+
 def plot_err_vs_eta(panels: dict[str, Sequence[Curve]], path: Path, ylabel: str,
                     xlabel: str = "label noise η") -> Path:  # fmt: skip
     """Errors against the label-noise rate η (or another swept key), one panel per metric side by

@@ -3,7 +3,8 @@
 run_dir/
   results.json           metrics (written last: its presence marks a finished run)
   noise.npz              indices, clean_labels, noisy_labels, dataset_index
-  predictions.npz        train_pred, test_pred, test_adv_correct (at eps); heldout_pred with data.holdout
+  predictions.npz        train_pred, test_pred, test_labels, test_adv_correct (at eps); heldout_pred
+                         (with data.holdout)
   config.yaml            the resolved config
   env.json               versions, device, host, command line
   memorization.npz       per training point: when it was fit (callbacks/memorization.py)

@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 import yaml
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 
+from benign_lightning import influence
 from benign_lightning.builders import attack_spec, build_datamodule, build_ensemble_method, member_seeds
 from benign_lightning.callbacks import StartEpoch
 from benign_lightning.callbacks.ensemble import EnsembleFit
@@ -72,6 +74,16 @@ def member_overrides(run_dir: Path, seed: int) -> list[str]:
     job = yaml.safe_load(path.read_text()) if path.exists() else []
     kept = [o for o in job or [] if o.lstrip("+~").split("=", 1)[0] not in _JOB_ONLY]
     return [*kept, f"seed={seed}"]
+
+
+def _subsets_differ(datamodules: list[LabelNoiseDataModule]) -> bool:
+    """Do the members train on different subsets of one training set (``data.holdout`` with
+    ``data.holdout_seed=${seed}``, ``data_seed`` fixed)?"""
+    first = datamodules[0]
+    same_rows = all(np.array_equal(m.train_index, first.train_index) for m in datamodules)
+    return bool(first.heldout_mask.any()) and same_rows and any(
+        not np.array_equal(m.heldout_mask, first.heldout_mask) for m in datamodules[1:]
+    )
 
 
 def save_member_checkpoint(path: Path, state: dict[str, torch.Tensor], spec: dict[str, Any]) -> None:
@@ -151,6 +163,9 @@ def run_ensemble(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModul
         "wall_s": round(time.perf_counter() - start, 3),
         "resumed": resume is not None,
     }
+    if _subsets_differ(datamodules):  # Zhang & Feldman's estimate: members held out different rows
+        summary = influence.write(run_dir)
+        record["memorization_scores"] = {"file": "memorization_scores.npz", **summary}
     write_results(run_dir, record)  # last: the job is done
     return {**record, "adv_err": sum(m["adv_err"] for m in members) / len(members), "member_results": members}
 

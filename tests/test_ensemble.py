@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import QUIET, read_json, run_cli
+from conftest import QUIET, REPO, read_json, run_cli
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
@@ -220,3 +220,21 @@ def test_memorization_estimate_scores_mislabelled_points_near_one_and_typical_po
                      "trainer.max_epochs=1", "trainer.min_epochs=null", "seed=3", "attack=linf",
                      "attack.steps=2", "logger=none"), tmp_path / "other_noise")  # fmt: skip
         influence.write(tmp_path / "job", robust=tmp_path / "other_noise")
+
+
+def test_ensemble_bench_script_times_both_sides_and_compares_their_numbers(tmp_path):
+    """``scripts/ensemble_bench.py`` at toy size: both sides run, every member's numbers are its
+    single run's."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import ensemble_bench
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "bench.json"
+    tiny = ["data.n_train=128", "data.n_test=40", "+model.kwargs.width=32", "trainer.max_epochs=2",
+            "trainer.min_epochs=null", "attack=linf", "attack.steps=3"]  # fmt: skip
+    argv = ["--members", "2", "--repeats", "1", "--json", str(out)]
+    assert ensemble_bench.main(argv + [a for o in tiny for a in ("--override", o)]) == 0
+    figures = read_json(out)
+    assert figures["members"] == 2 and len(figures["ensemble_s"]) == len(figures["singles_s"]) == 1
+    assert all(all(member.values()) for member in figures["members_equal_to_singles"])

@@ -92,3 +92,19 @@ def test_offline_run_summary_config_and_resume(tmp_path):
     assert read_json(run_dir / "results.json")["resumed"]
     assert (run_dir / "wandb_id").read_text() == run_id
     assert len(list(run_dir.glob(f"wandb/offline-run-*-{run_id}"))) == 2  # both parts of one run
+
+
+def test_ensemble_members_are_separate_wandb_runs_with_their_seeds(tmp_path):
+    """``ensemble.size=2`` with ``logger=wandb``: one offline W&B run per member folder, its config
+    the member's (seed + k) and its summary the member's results.json."""
+    proc = run_cli(*QUIET, "logger=wandb", "ensemble.size=2", "seed=4", "trainer.max_epochs=2",
+                   "trainer.min_epochs=null", "data.n_train=128", "data.n_test=40", "attack=linf",
+                   "attack.steps=2", "hydra.run.dir=job", cwd=tmp_path,
+                   env={"WANDB_MODE": "offline", "WANDB_SILENT": "true"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = [offline_run(tmp_path / "job" / f"member_{k}") for k in range(2)]
+    assert [r["config"]["seed"] for r in runs] == [4, 5] and runs[0]["id"] != runs[1]["id"]
+    for k, r in enumerate(runs):
+        results = read_json(tmp_path / "job" / f"member_{k}" / "results.json")
+        assert r["summary"]["adv_err"] == results["adv_err"] and r["summary"]["seed"] == 4 + k
+    assert not list((tmp_path / "job").glob("wandb"))  # the job itself makes no W&B run

@@ -49,6 +49,7 @@ from benign_lightning.results import (
     write_results,
     write_run_record,
 )
+from benign_lightning.slurm import threads_for_this_task
 
 # Overrides of the job that a member's own record leaves out or replaces.
 _JOB_ONLY = ("ensemble.size", "seed")
@@ -103,7 +104,8 @@ def run_ensemble(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModul
     configs = [member_config(cfg, k) for k in range(len(seeds))]
     datamodules = [datamodule] + [build_datamodule(c) for c in configs[1:]]
 
-    torch.set_flush_denormal(bool(cfg.get("flush_denormal", True)))
+    torch.set_flush_denormal(bool(cfg.get("flush_denormal", True)))  # as run.py, for the same speed
+    threads_for_this_task()  # under SLURM: as many threads as CPUs allocated
     method = build_ensemble_method(cfg, datamodule)
     print(f"ensemble of {len(seeds)} members (seeds {seeds[0]}..{seeds[-1]}), each written to member_<k>/",
           flush=True)  # fmt: skip

@@ -1,5 +1,5 @@
 """N members of one architecture as one module (``torch.func``): each member keeps its own weights,
-stacked along a leading dimension, and one vmapped call runs them all.
+stacked along a leading dimension.
 
 - ``StackedModels``: inputs ``(N, B, ...)`` → logits ``(N, B, C)``, member k on its own rows;
 - ``MemberBlocks``: the same as a plain classifier of ``(N·B, ...)`` rows, member-major (training
@@ -7,6 +7,15 @@ stacked along a leading dimension, and one vmapped call runs them all.
 - ``MemberRows``: a classifier of rows that each name their member, in any order and any count
   (evaluation: each member attacks only its own naturally correct points, and PGD's early stop drops
   rows). ``select_rows`` narrows it to a subset of its rows (``attacks.pgd.rows_of``).
+
+Two ways to run the members, chosen by ``StackedModels.vmapped`` (default: on CUDA only):
+``vmap`` over ``functional_call``, one batched kernel per layer for all members (what pays on a GPU,
+where one member's kernels are too small to fill it), or each member in turn on its own rows with its
+own slice of the stacked weights. On a CPU the arithmetic is the cost and batching saves none of it
+(measured, toy-MNIST's MLP, 8 members, batch 128: 61 ms vmapped against 64 ms in turn per training
+step; padding PGD's shrinking evaluation batches to one width cost 1.4x), and in turn runs exactly
+the single model's kernels: a member's weights are bit for bit its single run's (a vmapped matmul
+rounds differently, and a long SGD run amplifies the last bits: tests/test_ensemble.py).
 
 BatchNorm cannot be stacked: its running statistics are buffers that every training forward
 updates in place, and ``vmap`` over ``functional_call`` cannot write one buffer per member
@@ -47,23 +56,31 @@ def _key(name: str) -> str:
 
 
 class StackedModels(nn.Module):
-    """The members' parameters and buffers stacked along dim 0; ``forward`` vmaps the shared
-    architecture over them."""
+    """The members' parameters and buffers stacked along dim 0."""
 
-    def __init__(self, members: Sequence[nn.Module]) -> None:
+    def __init__(self, members: Sequence[nn.Module], vmapped: bool | None = None) -> None:
         super().__init__()
         params, buffers = stack_module_state(list(members))
         self.names = list(params)
         self.buffer_names = list(buffers)
-        self.stacked = nn.ParameterDict(
-            {_key(n): nn.Parameter(p.detach().clone()) for n, p in params.items()}
-        )
+        stacked = {_key(n): nn.Parameter(p.detach().clone()) for n, p in params.items()}
+        self.stacked = nn.ParameterDict(stacked)
         for name, b in buffers.items():
             self.register_buffer(f"buffer__{_key(name)}", b.clone())
         # The architecture, out of the module tree (its own weights are never used): the shape of
         # each member, and the template ``member(k)`` copies.
         self.__dict__["template"] = copy.deepcopy(members[0])
         self.size = len(members)
+        self._vmapped = vmapped
+
+    @property
+    def vmapped(self) -> bool:
+        """Run the members in one vmapped call (``None`` at construction: on CUDA only)."""
+        return next(self.parameters()).is_cuda if self._vmapped is None else self._vmapped
+
+    @vmapped.setter
+    def vmapped(self, value: bool | None) -> None:
+        self._vmapped = value
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         out = {n: self.stacked[_key(n)] for n in self.names}
@@ -80,7 +97,9 @@ class StackedModels(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: (N, B, ...) → logits (N, B, C)."""
-        return vmap(self._one)(self._tensors(), x)
+        if self.vmapped:
+            return vmap(self._one)(self._tensors(), x)
+        return torch.stack([self.run_member(k, x[k]) for k in range(self.size)])
 
     def run_member(self, k: int, x: torch.Tensor) -> torch.Tensor:
         """Member k alone on ``x`` (B, ...) → (B, C)."""
@@ -119,22 +138,14 @@ class MemberBlocks(nn.Module):
 
 
 class MemberRows(nn.Module):
-    """Rows that each belong to one member (``member_of_row``), answered by their members.
+    """Rows that each belong to one member (``member_of_row``), answered by their members: vmapped,
+    each member's rows padded to the largest member's count; in turn, each member on its own rows."""
 
-    Two ways, the same numbers: ``padded`` runs every member's rows padded to the largest member's
-    count in one vmapped call (a GPU, where one big kernel beats N small ones); otherwise each member
-    runs on its own rows in turn. On a CPU the arithmetic is the cost, and padding only adds to it
-    (measured on toy-MNIST's PGD evaluation: 1.25x the rows, 1.4x the time of a member-by-member
-    pass), so ``padded=None`` picks the vmapped call on CUDA only."""
-
-    def __init__(
-        self, stacked: StackedModels, member_of_row: torch.Tensor, padded: bool | None = None
-    ) -> None:
+    def __init__(self, stacked: StackedModels, member_of_row: torch.Tensor) -> None:
         super().__init__()
         self.stacked = stacked
         self.member_of_row = member_of_row.long()
         members = self.member_of_row
-        self.padded = members.is_cuda if padded is None else bool(padded)
         self.order = torch.argsort(members, stable=True)
         counts = torch.bincount(members, minlength=stacked.size)
         self.counts = counts.tolist()
@@ -147,12 +158,12 @@ class MemberRows(nn.Module):
 
     def select_rows(self, keep: torch.Tensor | slice) -> MemberRows:
         """The same members for the rows ``keep`` (a boolean mask, an index or a slice)."""
-        return MemberRows(self.stacked, self.member_of_row[keep], self.padded)
+        return MemberRows(self.stacked, self.member_of_row[keep])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if len(x) != len(self.member_of_row):
             raise ValueError(f"MemberRows holds {len(self.member_of_row)} rows, got {len(x)}")
-        if self.padded:
+        if self.stacked.vmapped:
             padded = x.new_zeros((self.stacked.size, self.width, *x.shape[1:]))
             padded = padded.index_put(self.slot, x[self.order])
             return self.stacked(padded)[self.slot][self.inverse]

@@ -99,11 +99,18 @@ class StackedModels(nn.Module):
         """``x``: (N, B, ...) → logits (N, B, C)."""
         if self.vmapped:
             return vmap(self._one)(self._tensors(), x)
-        return torch.stack([self.run_member(k, x[k]) for k in range(self.size)])
+        return torch.stack(self.in_turn(list(x.unbind(0))))
 
-    def run_member(self, k: int, x: torch.Tensor) -> torch.Tensor:
-        """Member k alone on ``x`` (B, ...) → (B, C)."""
-        return self._one({name: t[k] for name, t in self._tensors().items()}, x)
+    def in_turn(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Member k alone on ``inputs[k]`` (B_k, ...) → (B_k, C), for each k (an empty input is
+        skipped and answered with an empty output)."""
+        # unbind, not t[k]: its backward writes the members' gradients into one stacked tensor, where
+        # N indexings would each allocate a zero tensor of the whole stack (measured 1.4x slower).
+        per_member = {name: t.unbind(0) for name, t in self._tensors().items()}
+        return [
+            self._one({name: views[k] for name, views in per_member.items()}, x) if len(x) else x.new_zeros(0)
+            for k, x in enumerate(inputs)
+        ]
 
     def member_state(self, k: int) -> dict[str, torch.Tensor]:
         """Member k's state dict, with the keys of a single model's ``state_dict()``."""
@@ -167,6 +174,5 @@ class MemberRows(nn.Module):
             padded = x.new_zeros((self.stacked.size, self.width, *x.shape[1:]))
             padded = padded.index_put(self.slot, x[self.order])
             return self.stacked(padded)[self.slot][self.inverse]
-        parts = [self.stacked.run_member(k, part) for k, part in enumerate(x[self.order].split(self.counts))
-                 if len(part)]  # fmt: skip
-        return torch.cat(parts)[self.inverse]
+        parts = self.stacked.in_turn(list(x[self.order].split(self.counts)))
+        return torch.cat([part for part in parts if len(part)])[self.inverse]

@@ -102,8 +102,9 @@ def test_member_rows_answer_like_their_members_both_ways():
 
 
 def _assert_member_is_its_run(member_dir, single_dir) -> None:
-    """On the CPU the members run in turn (models/ensemble.py), so a member is its single run bit for
-    bit: noise, weights, training curve, memorization record and every number of results.json."""
+    """Run in turn (``ensemble.vmap=false``, a CPU's way for all but small models), a member is its
+    single run bit for bit: noise, weights, training curve, memorization record and every number of
+    results.json."""
     member, single = read_json(member_dir / "results.json"), read_json(single_dir / "results.json")
     for name in ("noise.npz", "memorization.npz", "predictions.npz"):
         a, b = np.load(member_dir / name), np.load(single_dir / name)
@@ -121,7 +122,7 @@ def test_member_k_is_the_single_run_with_seed_plus_k(method, tmp_path):
     """Same noise, same batches and attack starts (the weights after training), same stop epoch and
     the same results.json numbers as the single runs with seeds 5, 6 and 7."""
     extra = ["method=at", "train_attack.steps=3", "eps=0.1", "trainer.max_epochs=3"] if method == "at" else []
-    job = run(composed(*TINY, *extra, "seed=5", "ensemble.size=3"), tmp_path / "job")
+    job = run(composed(*TINY, *extra, "seed=5", "ensemble.size=3", "ensemble.vmap=false"), tmp_path / "job")
     assert job["status"] == "ensemble" and job["seeds"] == [5, 6, 7]
     epochs = set()
     for k in range(3):
@@ -131,6 +132,23 @@ def test_member_k_is_the_single_run_with_seed_plus_k(method, tmp_path):
         epochs.add(read_json(single_dir / "results.json")["epochs"])
     if method == "natural":
         assert len(epochs) > 1, "members should stop at different epochs here"
+
+
+def test_vmapped_members_match_their_single_runs_to_float_tolerance(tmp_path):
+    """``ensemble.vmap=true`` (the GPU's way, here on the CPU): a vmapped matmul rounds differently,
+    so after a short AT run the weights agree to float tolerance and the errors to a point or two."""
+    extra = ["method=at", "train_attack.steps=3", "eps=0.1", "trainer.max_epochs=2"]
+    run(composed(*TINY, *extra, "seed=5", "ensemble.size=2", "ensemble.vmap=true"), tmp_path / "job")
+    run(composed(*TINY, *extra, "seed=6"), tmp_path / "single")
+    member_dir, single_dir = tmp_path / "job" / "member_1", tmp_path / "single"
+    member, single = read_json(member_dir / "results.json"), read_json(single_dir / "results.json")
+    ours, theirs = load_model(member_dir).state_dict(), load_model(single_dir).state_dict()
+    for name, value in theirs.items():
+        torch.testing.assert_close(ours[name], value, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(member["train_loss_by_epoch"], single["train_loss_by_epoch"], rtol=1e-4)
+    assert member["epochs"] == single["epochs"]
+    assert member["natural_err"] == pytest.approx(single["natural_err"], abs=2 / 120)
+    assert member["adv_err"] == pytest.approx(single["adv_err"], abs=3 / 120)
 
 
 def test_bad_ensemble_settings_are_refused_before_training():

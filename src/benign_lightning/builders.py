@@ -197,7 +197,9 @@ def build_ensemble_method(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> 
         pl.seed_everything(seed, workers=True, verbose=False)  # what run.py does before build_method
         members.append(build_model(**spec))
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    return _construct(ENSEMBLE_OF[method_cls], StackedModels(members), {**kwargs, "member_seeds": seeds})
+    vmap = cfg.ensemble.get("vmap", "auto")
+    stacked = StackedModels(members, vmapped=None if vmap == "auto" else bool(vmap))
+    return _construct(ENSEMBLE_OF[method_cls], stacked, {**kwargs, "member_seeds": seeds})
 
 
 def check_ensemble(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> None:

@@ -140,6 +140,7 @@ SCHEMA: dict[str, Rule] = {
     "figures": AUTO,
     "stop_at_zero_train_err": BOOL,
     "ensemble.size": integer(1),
+    "ensemble.vmap": AUTO,
     "ensemble.member": NULL | integer(0),
     "progress": one_of("auto", "bar", "epoch", "none"),
     "train_attack.steps": integer(1),

@@ -11,14 +11,18 @@ stacked along a leading dimension.
 Two ways to run the members, chosen by ``StackedModels.vmapped`` (``ensemble.vmap``): ``vmap`` over
 ``functional_call``, one batched kernel per layer for all members, or each member in turn on its own
 rows with its own slice of the stacked weights. Batching pays where one member's kernels are too
-small to fill the device: on a GPU, and on a CPU for small models, where the cost per call is
-overhead (measured, 8 members of the 4 x 100 MLP on 2-D points, batch 128: 8.8 ms per training
-step vmapped, 17 ms in turn, 18 ms as 8 models). On a CPU a larger model is arithmetic-bound and
-batching saves none of it (toy-MNIST's 1.3M-parameter MLP: 61 ms vmapped, 53 ms in turn, 52 ms as 8
-models; padding PGD's shrinking evaluation batches to one width cost 1.4x), and in turn runs exactly
-the single model's kernels: a member's weights are bit for bit its single run's. A vmapped matmul
-rounds differently, so vmapped members agree with their single runs to float tolerance
-(tests/test_ensemble.py). ``vmapped=None``: on CUDA, or below ``SMALL_MODEL`` parameters a member.
+small to fill the device: on a GPU, and on a CPU for small models, where a call's cost is overhead.
+On a CPU a larger model is arithmetic-bound and batching saves none of it; in turn, each member
+runs exactly the single model's kernels, so its weights are bit for bit its single run's (a
+vmapped matmul rounds differently: vmapped members agree with their single runs to float
+tolerance, tests/test_ensemble.py). Measured with ``scripts/ensemble_step_bench.py`` (8 members,
+batch 128, 2 threads): toy-MNIST's 4 x 512 MLP 65.8 ms a training step vmapped, 66.3 ms in turn,
+60.4 ms as 8 models; the 4 x 100 MLP on 2-D points 3.8, 6.5 and 6.5 ms. Evaluation's rows shrink
+unevenly under PGD's early stop, and padding them to one width for a vmapped call cost more than it
+saved on a CPU (toy-MNIST's evaluation 1.4x slower; the circles job with the 4 x 100 MLP, vmapped
+everywhere: 91 s against 79 s for 8 single runs, one repeat, one thread).
+``vmapped=None``: training batches on CUDA or below ``SMALL_MODEL`` parameters a member;
+evaluation's rows on CUDA only.
 """
 
 from __future__ import annotations
@@ -87,6 +91,13 @@ class StackedModels(nn.Module):
     @vmapped.setter
     def vmapped(self, value: bool | None) -> None:
         self._vmapped = value
+
+    @property
+    def vmapped_rows(self) -> bool:
+        """Run ``MemberRows`` vmapped, padded to one width (``None`` at construction: on CUDA only).
+        Evaluation batches shrink unevenly under PGD's early stop, and on a CPU padding them cost
+        more than one call saved, even for small models (see the module docstring)."""
+        return next(self.parameters()).is_cuda if self._vmapped is None else self._vmapped
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         out = {n: self.stacked[_key(n)] for n in self.names}
@@ -176,7 +187,7 @@ class MemberRows(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if len(x) != len(self.member_of_row):
             raise ValueError(f"MemberRows holds {len(self.member_of_row)} rows, got {len(x)}")
-        if self.stacked.vmapped:
+        if self.stacked.vmapped_rows:
             padded = x.new_zeros((self.stacked.size, self.width, *x.shape[1:]))
             padded = padded.index_put(self.slot, x[self.order])
             return self.stacked(padded)[self.slot][self.inverse]

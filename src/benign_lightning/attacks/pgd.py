@@ -38,9 +38,6 @@ class BlockSeeds:
     seeds: tuple[int, ...]
     sizes: tuple[int, ...]
 
-    def offset(self, by: int) -> BlockSeeds:
-        return BlockSeeds(tuple(s + by for s in self.seeds), self.sizes)
-
 
 @dataclass
 class BlockGenerators:

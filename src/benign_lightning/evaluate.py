@@ -327,13 +327,14 @@ class MemberData:
 def evaluate_members(
     stacked: nn.Module, members: Sequence[MemberData], *, seeds: Sequence[int], eps: float,
     eval_eps: Iterable[float], attack: AttackSpec, batch_size: int, envelope_only: bool = False,
-    checks: str = "cheap", large_eps: float | None = None,
+    checks: str = "cheap", large_eps: float | None = None, stacked_train: Split | None = None,
 ) -> list[tuple[dict[str, Any], dict[str, np.ndarray]]]:  # fmt: skip
     """``evaluate`` of each member of a ``models.ensemble.StackedModels``: the members' splits are
     stacked and predicted and attacked in one pass (each member on its own rows, with its own seed,
     so member k's numbers are its single run's); the checks run member by member. AutoAttack
     attacks one model at a time, so under it each member is evaluated alone. With held-out rows,
-    ``heldout_pred`` (their predictions) joins the arrays."""
+    ``heldout_pred`` (their predictions) joins the arrays. ``stacked_train``: the members' training
+    splits already stacked (``data.ensemble.EnsembleDataModule``), so they are not copied again."""
     if attack.name != "pgd":
         per_member = [
             evaluate(stacked.member(k), train=m.train, clean_train_labels=m.clean_train_labels, test=m.test,
@@ -342,7 +343,7 @@ def evaluate_members(
             for k, m in enumerate(members)
         ]  # fmt: skip
     else:
-        train = stack_splits([m.train for m in members])
+        train = stacked_train if stacked_train is not None else stack_splits([m.train for m in members])
         test = stack_splits([m.test for m in members])
         out = outcomes(stacked, train=train, test=test, grid=eps_grid(eval_eps, eps), attack=attack,
                        batch_size=batch_size, seed=[int(s) for s in seeds],

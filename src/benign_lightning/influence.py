@@ -97,8 +97,7 @@ class Scores:
     infl: np.ndarray | None = None  # the full (train, test) matrix, where it fits
 
     def arrays(self) -> dict[str, np.ndarray]:
-        out = {k: v for k, v in self.__dict__.items() if v is not None}
-        return out
+        return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 def estimate(members: list[Member], top_k: int = TOP_K) -> Scores:
@@ -136,11 +135,16 @@ def estimate(members: list[Member], top_k: int = TOP_K) -> Scores:
                   n_out.astype(np.int64), top_infl[:, 0], top_train, top_infl, full)  # fmt: skip
 
 
+def _positions(index: np.ndarray) -> dict[int, int]:
+    """Dataset index → row, for aligning another run's (or record's) rows with these."""
+    return {int(d): i for i, d in enumerate(index)}
+
+
 def proxy_scores(members: list[Member]) -> dict[str, np.ndarray]:
     """The tracker's cheap per-point proxies, averaged over the members that trained on each point:
     first and stable fit epoch (never fit: one more than the epochs trained) and forgetting events."""
     first = members[0].dataset_index
-    position = {int(d): i for i, d in enumerate(first)}
+    position = _positions(first)
     sums = {key: np.zeros(len(first)) for key in ("first_fit_epoch", "stable_fit_epoch", "forgetting_events")}
     counts = np.zeros(len(first))
     for m in members:
@@ -185,7 +189,7 @@ def _robust_masks(scores: Scores, robust: Path, natural: Path | None) -> tuple[n
 def _rows_of(run: Member, scores: Scores, where: Path) -> np.ndarray:
     """The run's row of each of ``scores``' training points; a ValueError unless the run trained on
     all of them with the same labels."""
-    position = {int(d): i for i, d in enumerate(run.dataset_index)}
+    position = _positions(run.dataset_index)
     missing = sum(int(d) not in position for d in scores.dataset_index)
     if missing:
         raise ValueError(f"{where}: not trained on the same training set ({missing} points missing)")

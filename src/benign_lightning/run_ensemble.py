@@ -149,7 +149,7 @@ def run_ensemble(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModul
         seeds=seeds, eps=float(cfg.eps), eval_eps=cfg.attack.eval_eps,
         attack=attack_spec(cfg.attack, datamodule.input_range), batch_size=int(cfg.attack.batch_size),
         envelope_only=bool(cfg.attack.envelope_only), checks=str(cfg.attack.checks),
-        large_eps=cfg.attack.large_eps,
+        large_eps=cfg.attack.large_eps, stacked_train=data.stacked_train,
     )  # fmt: skip
     wall = round(time.perf_counter() - start, 3)
     members = []

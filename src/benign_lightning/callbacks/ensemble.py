@@ -53,7 +53,7 @@ class EnsembleFit(pl.Callback):
         member = data.stacked_train.member.cpu()
         min_epochs = trainer.min_epochs or 0
         ending, errors = [], []
-        for k in torch.nonzero(pl_module._trained).flatten().tolist():
+        for k in torch.nonzero(pl_module.training_members).flatten().tolist():
             fit_k = fit[member == k]
             zero = bool(fit_k.all())
             errors.append(1 - float(fit_k.double().mean()))

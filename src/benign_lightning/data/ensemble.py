@@ -39,15 +39,13 @@ class MemberBatches:
 
 
 class EnsembleDataModule(pl.LightningDataModule):
-    """The members' datamodules, set up together; ``stacked_*`` are their splits one after the
-    other (member-major), what the ensemble's predictions and attacks run on."""
+    """The members' datamodules, set up together; ``stacked_train`` is their training splits one
+    after the other (member-major), what the per-epoch predictions and the evaluation run on."""
 
     def __init__(self, members: Sequence[LabelNoiseDataModule]) -> None:
         super().__init__()
         self.members = list(members)
         self.stacked_train: Split | None = None
-        self.stacked_test: Split | None = None
-        self.stacked_heldout: Split | None = None
 
     def setup(self, stage: str | None = None) -> None:
         if self.stacked_train is not None:
@@ -69,9 +67,6 @@ class EnsembleDataModule(pl.LightningDataModule):
             if member.train.x.shape == first.train.x.shape and torch.equal(member.train.x, first.train.x):
                 member.train = Split(first.train.x, member.train.y)
         self.stacked_train = stack_splits([m.eval_train for m in self.members])
-        self.stacked_test = stack_splits([m.test for m in self.members])
-        if first.heldout is not None:
-            self.stacked_heldout = stack_splits([m.eval_heldout for m in self.members])
 
     def train_dataloader(self) -> MemberBatches:
         return MemberBatches([m.train_dataloader() for m in self.members])

@@ -12,6 +12,7 @@ optimizer over the stacked parameters trains each member as it would train alone
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -52,7 +53,7 @@ class EnsembleMixin:
 
     def on_train_epoch_start(self) -> None:
         self._sums = torch.zeros(self.size, 3, device=self.device)  # per member: loss·n, errors, n
-        self._trained = ~self.stopped.clone()  # the members that train this epoch
+        self.training_members = ~self.stopped.clone()  # the members that train this epoch
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y, _ = batch  # (N, B, ...), (N, B)
@@ -73,15 +74,15 @@ class EnsembleMixin:
     def on_train_epoch_end(self) -> None:
         loss_sum, errors, n = self._sums.unbind(1)
         mean_loss = (loss_sum / n).tolist()
-        for k in torch.nonzero(self._trained).flatten().tolist():
-            if not torch.isfinite(torch.tensor(mean_loss[k])):
+        for k in torch.nonzero(self.training_members).flatten().tolist():
+            if not math.isfinite(mean_loss[k]):
                 raise TrainingDiverged(
                     f"training diverged: member {k} (seed {self.member_seeds[k]}) has train/loss "
                     f"{mean_loss[k]} in epoch {self.current_epoch}; lower optimizer.lr "
                     f"(now {self.optimizers().param_groups[0]['lr']:g})"
                 )
             self.train_loss_by_epoch[k].append(mean_loss[k])
-        trained = self._trained.to(self._sums.device)
+        trained = self.training_members.to(self._sums.device)
         self.log("train/loss", (loss_sum / n)[trained].mean(), prog_bar=True)
         self.log("train/err", (errors / n)[trained].mean(), prog_bar=True)
 

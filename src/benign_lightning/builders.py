@@ -214,3 +214,14 @@ def check_ensemble(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> None:
     with torch.device("meta"):  # the layers only, no memory
         model = build_model(**model_spec(cfg, datamodule))
     check_stackable(model, str(cfg.arch))
+    if cfg.data.get("cv_folds"):
+        # Member k is the run with seed + k; its folds (and noise) come from data_seed, which must not
+        # move with it, or each member would hold out a fold of other noise.
+        shifted = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+        shifted.seed = int(cfg.seed) + 1
+        if int(shifted.data.data_seed) != int(cfg.data.data_seed):
+            raise ConfigError(
+                f"ensemble.size={cfg.ensemble.size} with data.cv_folds={cfg.data.cv_folds}: data_seed "
+                "follows the member's seed, so the folds would split different noise; set "
+                f"data_seed={cfg.data.data_seed}"
+            )

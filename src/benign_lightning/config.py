@@ -35,6 +35,7 @@ from benign_lightning.attacks.pgd import LOSSES
 from benign_lightning.attacks.spec import ATTACKS
 from benign_lightning.data.base import LOADERS, LabelNoiseDataModule
 from benign_lightning.data.cifar import LABEL_SETS
+from benign_lightning.data.human_noise import HUMAN_LABELS
 from benign_lightning.data.imagenet import VARIANTS
 from benign_lightning.data.noise import NOISE_MODES
 from benign_lightning.errors import ConfigError
@@ -138,6 +139,7 @@ SCHEMA: dict[str, Rule] = {
     "representations.n_points": integer(1),
     "representations.steps": integer(1),
     "figures": AUTO,
+    "small_loss_epoch": NULL | integer(1),
     "stop_at_zero_train_err": BOOL,
     "ensemble.size": integer(1),
     "ensemble.vmap": AUTO,
@@ -176,6 +178,10 @@ SCHEMA: dict[str, Rule] = {
     "data.test_subset": NULL | integer(1),
     "data.holdout": FRACTION_OR_COUNT,
     "data.holdout_seed": integer(0),
+    "data.cv_folds": NULL | integer(2),
+    "data.cv_fold": NULL | integer(0),
+    "data.noise_file": NULL | Rule("a file path", lambda v: isinstance(v, str) and v != ""),
+    "data.noise_label": NULL | one_of(*HUMAN_LABELS),
     "data.download": BOOL,
     "data.augment": BOOL,
     "data.drop_last": BOOL,
@@ -290,11 +296,12 @@ def check_combinations(values: dict[str, Any], warn: bool = True) -> None:
     """The rules between keys (each names the keys involved and what to set); with ``warn``, the
     settings that are allowed but weak are warned about."""
     stopping = values["early_stopping"]
-    if stopping["enabled"] and not values["data"].get("holdout"):
+    if stopping["enabled"] and not (values["data"].get("holdout") or values["data"].get("cv_folds")):
         raise ConfigError(
             "early_stopping.enabled=true needs a held-out split: set data.holdout to a fraction "
             "(e.g. data.holdout=0.1) or a number of training examples"
         )
+    _check_small_loss(values)
     label_set = values["data"].get("label_set")
     method = values["method"]["_target_"].rsplit(".", 1)[-1]
     if label_set == "fine2coarse" and method != "Fine2CoarseTraining":
@@ -313,12 +320,29 @@ def check_combinations(values: dict[str, Any], warn: bool = True) -> None:
         _warn_unreachable_eps(values)
 
 
+def _check_small_loss(values: dict[str, Any]) -> None:
+    """``small_loss_epoch`` is recorded by the memorization tracker, within the run's epochs."""
+    epoch = values.get("small_loss_epoch")
+    if epoch is None:
+        return
+    if values.get("memorization") is False:
+        raise ConfigError(
+            f"small_loss_epoch={epoch} is recorded by the memorization tracker: set memorization=true "
+            "(or auto)"
+        )
+    max_epochs = values["trainer"].get("max_epochs")
+    if max_epochs not in (None, -1) and epoch > max_epochs:
+        raise ConfigError(
+            f"small_loss_epoch={epoch} is after the last epoch (trainer.max_epochs={max_epochs})"
+        )
+
+
 def _check_ensemble(values: dict[str, Any]) -> None:
     """What ``ensemble.size > 1`` cannot do (the method and the model are checked in ``validate``)."""
     size = values.get("ensemble", {}).get("size", 1)
     if size == 1:
         return
-    trainer, speed = values["trainer"], values.get("speed", {})
+    trainer, speed, folds = values["trainer"], values.get("speed", {}), values["data"].get("cv_folds")
     devices, strategy = trainer.get("devices"), str(trainer.get("strategy", "auto"))
     refused = [
         (values["early_stopping"]["enabled"], "early_stopping.enabled=true",
@@ -331,6 +355,12 @@ def _check_ensemble(values: dict[str, Any]) -> None:
         (values["data"].get("loader") == "dataloader", "data.loader=dataloader",
          "members' batches are stacked from device-resident tensors (data.loader=tensor)"),
         (bool(speed.get("compile")), "speed.compile=true", "the vmapped members are not compiled"),
+        (values.get("small_loss_epoch") is not None, f"small_loss_epoch={values.get('small_loss_epoch')}",
+         "the members' fit records keep no per-point loss"),
+        (folds not in (None, size), f"data.cv_folds={folds}",
+         "a cross-validation ensemble has one member per fold (ensemble.size = data.cv_folds)"),
+        (folds and values["data"].get("cv_fold") is not None, f"data.cv_fold={values['data'].get('cv_fold')}",
+         "member k holds out fold k; leave data.cv_fold null"),
         (trainer.get("gradient_clip_val") is not None and trainer.get("gradient_clip_algorithm") != "value",
          f"trainer.gradient_clip_val={_show(trainer.get('gradient_clip_val'))}",
          "clipping by the norm of all parameters would couple the members"),

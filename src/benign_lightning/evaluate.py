@@ -41,17 +41,39 @@ def answering(model: nn.Module, split: Split, rows: torch.Tensor | slice | None 
     return model.rows(split.member if rows is None else split.member[rows])
 
 
-@torch.no_grad()
-def predict(model: nn.Module, split: Split, batch_size: int) -> torch.Tensor:
-    """Predicted class of every example of ``split``, in order (eval mode)."""
+@torch.no_grad()  # (on a generator, torch re-enters no_grad around each step)
+def _logit_batches(model: nn.Module, split: Split, batch_size: int) -> Iterator[torch.Tensor]:
+    """The logits of ``split``'s rows batch by batch, in order (eval mode, no gradients)."""
     device = model_device(model)
-    preds = []
     with eval_mode(model):
         for start in range(0, len(split), batch_size):
             part = split[start : start + batch_size]
-            logits = answering(model, part)(to_unit_interval(part.x).to(device))
-            preds.append(logits.argmax(1).to(split.y.device))
+            yield answering(model, part)(to_unit_interval(part.x).to(device))
+
+
+def predict(model: nn.Module, split: Split, batch_size: int) -> torch.Tensor:
+    """Predicted class of every example of ``split``, in order (eval mode)."""
+    preds = [logits.argmax(1).to(split.y.device) for logits in _logit_batches(model, split, batch_size)]
     return torch.cat(preds) if preds else split.y.new_empty(0)
+
+
+def predict_logits(model: nn.Module, split: Split, batch_size: int) -> torch.Tensor:
+    """The logits (fp32) of every example of ``split``, in order, sharded over the DDP ranks; every
+    rank gets every row."""
+    shard = split[my_shard(len(split))]
+    parts = [logits.float().to(split.y.device) for logits in _logit_batches(model, shard, batch_size)]
+    local = torch.cat(parts) if parts else torch.empty(0, 0, device=split.y.device)
+    return gather_rows(local, len(split))
+
+
+def label_scores(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per row, how the model scores its given label: ``margin`` (its logit minus the largest other
+    one: negative where the model predicts another class) and ``loss`` (cross-entropy). Noise
+    detection ranks training points by them (``detect.py``)."""
+    given = logits.gather(1, labels[:, None]).squeeze(1)
+    others = logits.scatter(1, labels[:, None], float("-inf")).amax(1)
+    loss = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+    return {"margin": given - others, "loss": loss}
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -237,13 +259,15 @@ class Outcomes:
     natural_correct: torch.Tensor
     envelope: dict[float, torch.Tensor]
     raw: dict[float, torch.Tensor] | None
+    train_scores: dict[str, torch.Tensor]  # label_scores of the training rows
 
     def rows(self, train_rows: torch.Tensor, test_rows: torch.Tensor) -> Outcomes:
         """The outcomes of some rows (an ensemble member's)."""
         raw = {e: c[test_rows] for e, c in self.raw.items()} if self.raw is not None else None
         envelope = {e: c[test_rows] for e, c in self.envelope.items()}
         test_pred, natural_correct = self.test_pred[test_rows], self.natural_correct[test_rows]
-        return Outcomes(self.train_pred[train_rows], test_pred, natural_correct, envelope, raw)
+        scores = {k: v[train_rows] for k, v in self.train_scores.items()}
+        return Outcomes(self.train_pred[train_rows], test_pred, natural_correct, envelope, raw, scores)
 
 
 def outcomes(
@@ -252,14 +276,16 @@ def outcomes(
 ) -> Outcomes:  # fmt: skip
     """Predict both splits and attack the test split over ``grid`` (fp32)."""
     with torch.autocast(model_device(model).type, enabled=False):
-        train_pred = predict_all(model, train, batch_size)
+        train_logits = predict_logits(model, train, batch_size)
         test_pred = predict_all(model, test, batch_size)
+    train_pred = train_logits.argmax(1).to(train.y.dtype) if len(train) else train.y.new_empty(0)
     natural_correct = test_pred == test.y
     envelope, raw = adversarial_grid(
         model, test, grid=grid, attack=attack, natural_correct=natural_correct,
         envelope_only=envelope_only, seed=seed,
     )  # fmt: skip
-    return Outcomes(train_pred, test_pred, natural_correct, envelope, raw)
+    scores = label_scores(train_logits, train.y) if len(train) else {}
+    return Outcomes(train_pred, test_pred, natural_correct, envelope, raw, scores)
 
 
 def summarize(
@@ -285,6 +311,8 @@ def summarize(
         "adv_err_by_eps_raw"], level=checks, large_eps=large_eps, seed=seed)  # fmt: skip
     arrays = {
         "train_pred": out.train_pred.cpu().numpy(),
+        # The model's margin and loss on each training row's given label (noise detection ranks by them).
+        **{f"train_{k}": v.cpu().numpy() for k, v in out.train_scores.items()},
         "test_pred": out.test_pred.cpu().numpy(),
         "test_adv_correct": out.envelope[float(eps)].cpu().numpy(),
         "test_labels": test.y.cpu().numpy(),  # so a reader of the folder can score test_pred
@@ -357,7 +385,14 @@ def evaluate_members(
     if members[0].heldout is not None:
         heldout = stack_splits([m.heldout for m in members])
         with torch.autocast(model_device(stacked).type, enabled=False):
-            pred = predict(stacked, heldout, batch_size).cpu()
+            logits = predict_logits(stacked, heldout, batch_size).cpu()
         for k, (_, arrays) in enumerate(per_member):
-            arrays["heldout_pred"] = pred[heldout.member.cpu() == k].numpy()
+            arrays.update(heldout_arrays(logits[heldout.member.cpu() == k]))
     return per_member
+
+
+def heldout_arrays(logits: torch.Tensor) -> dict[str, np.ndarray]:
+    """The held-out rows' predictions (``heldout_pred``, for memorization estimates) and class
+    probabilities (``heldout_probs``: a cross-validation fold's out-of-sample probabilities, which
+    the run writes to ``pred_probs.npz``)."""
+    return {"heldout_pred": logits.argmax(1).numpy(), "heldout_probs": logits.softmax(1).numpy()}

@@ -82,8 +82,29 @@ def write_run_record(run_dir: str | Path, cfg: DictConfig, datamodule: Any) -> N
     datamodule.save_noise(Path(run_dir) / "noise.npz")
 
 
-def write_predictions(run_dir: str | Path, arrays: dict[str, np.ndarray]) -> Path:
+def write_predictions(run_dir: str | Path, arrays: dict[str, np.ndarray], datamodule: Any) -> Path:
+    """``predictions.npz``; a cross-validation fold's held-out probabilities go to ``pred_probs.npz``
+    (``write_pred_probs``) instead."""
+    arrays = dict(arrays)
+    probs = arrays.pop("heldout_probs", None)
+    if probs is not None and getattr(datamodule, "cv_folds", None):
+        write_pred_probs(run_dir, datamodule, probs)
     return atomic_savez(Path(run_dir) / "predictions.npz", **arrays)
+
+
+def write_pred_probs(run_dir: str | Path, datamodule: Any, probs: np.ndarray) -> Path:
+    """``pred_probs.npz`` of a K-fold cross-validation run (``data.cv_folds``): the out-of-sample
+    class probabilities of the held-out fold's rows, with their dataset index and given (noisy)
+    label. The K folds' files, joined, are what confident learning needs (``detect.py``)."""
+    held = datamodule.heldout_mask
+    return atomic_savez(
+        Path(run_dir) / "pred_probs.npz",
+        dataset_index=datamodule.train_index[held],
+        labels=datamodule.noise.noisy_labels[held],
+        pred_probs=probs.astype(np.float32),
+        fold=np.int64(datamodule.cv_fold),
+        cv_folds=np.int64(datamodule.cv_folds),
+    )
 
 
 def _version(dist: str) -> str | None:

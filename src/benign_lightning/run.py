@@ -31,7 +31,7 @@ from benign_lightning.checkpoints import KeptCheckpointIO, resume_from
 from benign_lightning.config import recipe_summary, validate
 from benign_lightning.data.base import LabelNoiseDataModule
 from benign_lightning.data.planar import PlanarDataModule
-from benign_lightning.evaluate import evaluate, predict_all
+from benign_lightning.evaluate import evaluate, heldout_arrays, predict_logits
 from benign_lightning.figures import figures_enabled, write_run_figures
 from benign_lightning.loggers import finish_wandb, run_logger
 from benign_lightning.methods.robust import RobustTraining
@@ -70,6 +70,7 @@ class _Callbacks:
                 run_dir / "memorization.npz",
                 enabled=cfg.memorization,
                 every_n_epochs=cfg.memorization_every_n_epochs,
+                loss_epoch=cfg.get("small_loss_epoch"),
             )
         self.representations = None
         if cfg.representations.epochs:  # Figure 3
@@ -223,11 +224,11 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
                                 robust_eps, str(cfg.attack.norm))  # fmt: skip
         results.update(planar)
     heldout = datamodule.eval_heldout
-    if heldout is not None:  # memorization estimates read the held-out rows' predictions
-        arrays["heldout_pred"] = predict_all(method.model, heldout, datamodule.eval_batch_size).cpu().numpy()
+    if heldout is not None:  # memorization estimates and cross-validation read the held-out rows'
+        arrays.update(heldout_arrays(predict_logits(method.model, heldout, datamodule.eval_batch_size).cpu()))
     results["wall_s"] = round(time.perf_counter() - start, 3)
     if trainer.is_global_zero:
-        write_predictions(run_dir, arrays)
+        write_predictions(run_dir, arrays, datamodule)
         wandb = isinstance(trainer.logger, WandbLogger)
         figures = write_run_figures(run_dir, results) if figures_enabled(cfg, wandb) else {}
         write_results(run_dir, results)  # last: its presence marks a finished run

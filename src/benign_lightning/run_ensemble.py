@@ -65,6 +65,8 @@ def member_config(cfg: DictConfig, k: int) -> DictConfig:
     member = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
     member.seed = int(cfg.seed) + k
     member.ensemble.size, member.ensemble.member = 1, k
+    if member.data.get("cv_folds") and member.data.get("cv_fold") is None:
+        member.data.cv_fold = k  # K-fold cross-validation as an ensemble: member k holds out fold k
     return member
 
 
@@ -215,7 +217,7 @@ class _Job:
         if isinstance(datamodule, PlanarDataModule):
             results.update(self._planar(k, member_cfg, datamodule, arrays["train_pred"], folder))
         results["wall_s"] = round(self.wall / method.size, 3)  # the member's share of the job
-        write_predictions(folder, arrays)
+        write_predictions(folder, arrays, datamodule)
         figures = write_run_figures(folder, results) if figures_enabled(member_cfg, self.wandb) else {}
         if self.wandb:
             logger = run_logger(member_cfg, folder, method.method_name)

@@ -65,7 +65,7 @@ def run_exact(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) 
                                       str(cfg.attack.norm)))  # fmt: skip
     results["wall_s"] = round(time.perf_counter() - start, 3)
     write_predictions(run_dir, {"train_pred": train_pred, "test_pred": test_pred, "test_labels": y_test,
-                                "test_adv_correct": adv_correct[float(cfg.eps)]})  # fmt: skip
+                                "test_adv_correct": adv_correct[float(cfg.eps)]}, datamodule)  # fmt: skip
     if figures_enabled(cfg, wandb=False):  # no logger: a closed-form fit has no curves to log
         write_run_figures(run_dir, results)
     write_results(run_dir, results)

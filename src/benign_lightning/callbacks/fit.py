@@ -6,25 +6,32 @@ import pytorch_lightning as pl
 import torch
 
 from benign_lightning.callbacks.logging import log_global
-from benign_lightning.evaluate import predict_all
+from benign_lightning.evaluate import predict_logits
 
 
 class TrainPredictions:
-    """The predicted class of every training example after the current epoch (eval mode).
+    """The logits and predicted class of every training example after the current epoch (eval mode).
 
-    Computed once per epoch however many callbacks ask for it, sharded over the DDP ranks; every
+    Computed once per epoch however many callbacks ask for them, sharded over the DDP ranks; every
     rank gets every prediction, so every rank reaches the same decisions.
     """
 
     def __init__(self, batch_size: int = 1000) -> None:
         self.batch_size = batch_size
         self._step: int | None = None
+        self._logits: torch.Tensor | None = None
         self._pred: torch.Tensor | None = None
 
-    def __call__(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor:
-        if self._step != trainer.global_step or self._pred is None:
-            self._pred = predict_all(pl_module.model, trainer.datamodule.eval_train, self.batch_size)
+    def logits(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor:
+        if self._step != trainer.global_step or self._logits is None:
+            train = trainer.datamodule.eval_train
+            self._logits = predict_logits(pl_module.model, train, self.batch_size)
+            self._pred = self._logits.argmax(1).to(train.y.dtype)
             self._step = trainer.global_step
+        return self._logits
+
+    def __call__(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor:
+        self.logits(trainer, pl_module)
         return self._pred
 
 

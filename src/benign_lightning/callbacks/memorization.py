@@ -9,6 +9,9 @@ the model's prediction of each training point with its (possibly noisy) label an
 - ``forgetting_events``: how often it went from fit to unfit (Toneva et al. 2019);
 - ``fit_final``: whether it is fit at the end;
 
+- ``loss_at_epoch`` (with ``small_loss_epoch``): each point's cross-entropy on its label at that
+  epoch (``loss_epoch``), the small-loss score of noise detection (``detect.py``);
+
 and per epoch the fraction of clean and of corrupted points fit (``clean_fit``, ``noisy_fit``),
 which are also logged as ``memorization/clean_fit`` and ``memorization/noisy_fit``. "Mislabelled
 points take longer to be fit" reads as ``stable_fit_epoch[corrupted]`` against the clean ones.
@@ -112,9 +115,12 @@ class MemorizationTracker(pl.Callback):
 
     def __init__(
         self, predictions: TrainPredictions, path: str | Path, enabled: bool | str = True,
-        every_n_epochs: int = 1,
+        every_n_epochs: int = 1, loss_epoch: int | None = None,
     ) -> None:  # fmt: skip
         self.predictions = predictions
+        # The small-loss detector's epoch: the loss there is what a run stopped at that epoch
+        # would leave (the same run up to it; a schedule set by trainer.max_epochs aside).
+        self.loss_epoch = loss_epoch
         self.path = Path(path)
         self.enabled = enabled
         # Recording costs one prediction pass over the training set; every n epochs costs 1/n of it,
@@ -137,10 +143,14 @@ class MemorizationTracker(pl.Callback):
         epoch = trainer.current_epoch + 1  # epochs trained so far
         if self.active and (epoch % self.every_n_epochs == 0 or epoch == trainer.max_epochs):
             self._record(trainer, pl_module, epoch, log=True)
+        if self.active and epoch == self.loss_epoch:
+            self._record_loss(trainer, pl_module, epoch)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.active and self.fit_record.last_epoch < trainer.current_epoch:
             self._record(trainer, pl_module, trainer.current_epoch, log=False)  # stopped between records
+        if self.active and self.loss_epoch is not None and "loss_at_epoch" not in self.fit_record.state:
+            self._record_loss(trainer, pl_module, trainer.current_epoch)  # stopped before loss_epoch
         if trainer.is_global_zero and self.active:
             self.fit_record.save(self.path, train_rows_index(trainer.datamodule))
 
@@ -152,8 +162,19 @@ class MemorizationTracker(pl.Callback):
             if self.fit_record.state["corrupted"].any():
                 log_global(pl_module, "memorization/noisy_fit", noisy_fit)
 
+    def _record_loss(self, trainer: pl.Trainer, pl_module: pl.LightningModule, epoch: int) -> None:
+        logits = self.predictions.logits(trainer, pl_module)
+        loss = torch.nn.functional.cross_entropy(logits, trainer.datamodule.eval_train.y, reduction="none")
+        self.fit_record.state["loss_at_epoch"] = loss.float().cpu()
+        self.fit_record.state["loss_epoch"] = torch.tensor(epoch)
+
     def summary(self) -> dict[str, Any]:
-        return self.fit_record.summary() if self.active else {}
+        if not self.active:
+            return {}
+        out = self.fit_record.summary()
+        if "loss_epoch" in self.fit_record.state:
+            out["small_loss_epoch"] = int(self.fit_record.state["loss_epoch"])
+        return out
 
     # Saved in checkpoints, so a resumed run continues the record (tensors: weights_only loading).
     def state_dict(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from benign_lightning.data.augment import crop_flip_transform, random_crop_flip
+from benign_lightning.data.human_noise import human_noisy_labels
 from benign_lightning.data.image_files import ImageFileDataset, ImageFiles
 from benign_lightning.data.noise import NoisyLabels, check_noise_args, corrupt_labels
 from benign_lightning.data.tensor_loader import EpochPermutation, TensorLoader
@@ -89,6 +90,9 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
     fine2coarse: bool = False
     # Each data file compared with the original's checksum, where known: "original" or "differs".
     file_report: dict[str, str] = {}
+    # noise_mode=human: the noise_label choices of this dataset's human-noise file (CIFAR-10N/100N),
+    # each the file's key of the noisy labels and of the clean ones; None: the dataset has none.
+    human_labels: dict[str, tuple[str, str]] | None = None
 
     def __init__(
         self,
@@ -103,6 +107,10 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
         test_subset: int | None = None,
         holdout: float = 0,
         holdout_seed: int | None = None,
+        cv_folds: int | None = None,
+        cv_fold: int | None = None,
+        noise_file: str | None = None,
+        noise_label: str | None = None,
         drop_last: bool = False,
         augment: bool = False,
         loader: str = "tensor",
@@ -126,6 +134,8 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
                 f"data.holdout must be a fraction in [0, 1) or a whole number of examples, got {holdout}"
             )
         self.holdout, self.drop_last = holdout, bool(drop_last)
+        self.cv_folds, self.cv_fold = _check_cv(cv_folds, cv_fold, holdout)
+        self.noise_file, self.noise_label = _check_human(self, noise_mode, eta, noise_file, noise_label)
         # Which rows are held out: drawn from data_seed by default; an ensemble estimating
         # memorization holds out other rows per member with the same noise (holdout_seed: ${seed}).
         self.holdout_seed = int(data_seed if holdout_seed is None else holdout_seed)
@@ -143,6 +153,7 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
         self.train: Split | None = None
         self.heldout: Split | None = None  # for early stopping; its labels carry the same noise
         self.heldout_mask: np.ndarray | None = None  # per noise.npz row: held out of training?
+        self.cv_fold_of_row: np.ndarray | None = None  # per noise.npz row: its fold (data.cv_folds)
         self.test: Split | None = None
 
     # --- what a subclass provides -------------------------------------------------------------
@@ -167,17 +178,9 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
         x_train, y_train, x_test, y_test = self.load_arrays()
         self.train_index = self._subset(len(y_train), self.train_subset, stream=11)
         test_index = self._subset(len(y_test), self.test_subset, stream=12)
-        x_train, y_train = x_train[self.train_index], y_train[self.train_index]
+        self.noise = self._noisy_labels(y_train.numpy())
+        x_train = x_train[self.train_index]
         x_test, y_test = x_test[test_index], y_test[test_index]
-
-        self.noise = corrupt_labels(
-            y_train.numpy(),
-            eta=self.eta,
-            mode=self.noise_mode,
-            num_classes=self.num_classes,
-            seed=self.data_seed,
-            pairs=self.pairs,
-        )
         # The tensor path holds the data on the training device; the DataLoader path on the host.
         device = torch.device("cpu")
         if self.trainer is not None and self.loader == "tensor":
@@ -199,6 +202,21 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
         if self.fine2coarse:
             self.test = Split(self.test.x, self._to_coarse(self.test.y))
 
+    def _noisy_labels(self, clean: np.ndarray) -> NoisyLabels:
+        """The training rows' labels (``clean``: the whole training set's), corrupted from
+        ``data_seed`` (§3.1); under ``noise_mode=human`` the file's labels, checked against the whole
+        training set and then subset, with ``eta`` the file's rate over the training rows."""
+        rows = self.train_index
+        if self.noise_mode != "human":
+            return corrupt_labels(
+                clean[rows], eta=self.eta, mode=self.noise_mode, num_classes=self.num_classes,
+                seed=self.data_seed, pairs=self.pairs,
+            )  # fmt: skip
+        full = human_noisy_labels(self.noise_file, self.noise_label, clean, allowed=self.human_labels)
+        clean, noisy = full.clean_labels[rows], full.noisy_labels[rows]
+        self.eta = float((noisy != clean).mean()) if len(rows) else 0.0
+        return NoisyLabels(clean, noisy, np.flatnonzero(noisy != clean))
+
     def _to_coarse(self, y: torch.Tensor) -> torch.Tensor:
         return torch.tensor(self.coarse_of_fine, device=y.device)[y]
 
@@ -219,6 +237,12 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
         return self._to_coarse(clean) if self.fine2coarse else clean
 
     def _heldout_mask(self, n: int) -> np.ndarray:
+        if self.cv_folds:  # K-fold cross-validation: fold cv_fold is held out
+            self.cv_fold_of_row = cv_fold_ids(n, self.cv_folds, self.data_seed)
+            mask = self.cv_fold_of_row == self.cv_fold
+            if mask.all() or not mask.any():
+                raise ConfigError(f"data.cv_folds={self.cv_folds}: {n} training examples are too few")
+            return mask
         k = int(self.holdout) if self.holdout >= 1 else int(round(self.holdout * n))
         if k >= n:
             raise ConfigError(f"data.holdout={self.holdout} leaves no training data ({n} examples)")
@@ -245,7 +269,8 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
         """Write ``noise.npz``: indices, clean_labels, noisy_labels, and per row its dataset index and
         whether it was held out of training."""
         assert self.noise is not None, "call setup() first"
-        self.noise.save(path, dataset_index=self.train_index, heldout=self.heldout_mask)
+        extra = {"cv_fold": self.cv_fold_of_row} if self.cv_fold_of_row is not None else {}
+        self.noise.save(path, dataset_index=self.train_index, heldout=self.heldout_mask, **extra)
 
     def train_dataloader(self) -> TensorLoader | DataLoader:
         assert self.train is not None, "call setup() first"
@@ -291,6 +316,67 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
             pin_memory=torch.cuda.is_available(),
             persistent_workers=self.num_workers > 0,
         )
+
+
+def cv_fold_ids(n: int, folds: int, data_seed: int) -> np.ndarray:
+    """Each of ``n`` training rows' fold of ``folds``: a random permutation (from ``data_seed``
+    alone, so every fold's run draws the same split) dealt out in turn, so fold sizes differ by at
+    most one and every row is held out exactly once over the folds."""
+    rng = np.random.default_rng(np.random.SeedSequence([int(data_seed), 14]))  # stream 14: the folds
+    fold = np.empty(n, dtype=np.int64)
+    fold[rng.permutation(n)] = np.arange(n) % folds
+    return fold
+
+
+def _check_cv(cv_folds: int | None, cv_fold: int | None, holdout: float) -> tuple[int | None, int]:
+    """``data.cv_folds`` (null, or K >= 2) and ``data.cv_fold`` (null: 0, or the ensemble member's
+    index; else in [0, K)); the fold is the held-out split, so ``data.holdout`` must be 0."""
+    if cv_folds is None:
+        if cv_fold is not None:
+            raise ConfigError(f"data.cv_fold={cv_fold} needs data.cv_folds (the number of folds, >= 2)")
+        return None, 0
+    if int(cv_folds) < 2:
+        raise ConfigError(f"data.cv_folds={cv_folds}: K-fold cross-validation needs K >= 2 (or null)")
+    fold = 0 if cv_fold is None else int(cv_fold)
+    if not 0 <= fold < int(cv_folds):
+        raise ConfigError(
+            f"data.cv_fold={cv_fold} is not a fold of data.cv_folds={cv_folds}: choose 0..{int(cv_folds) - 1}"
+        )
+    if holdout:
+        raise ConfigError(
+            f"data.holdout={holdout} with data.cv_folds={cv_folds}: the held-out fold is the held-out split; "
+            "set data.holdout=0"
+        )
+    return int(cv_folds), fold
+
+
+def _check_human(
+    datamodule: LabelNoiseDataModule, mode: str, eta: float, noise_file: str | None, noise_label: str | None
+) -> tuple[str | None, str | None]:
+    """``noise_mode=human`` needs a dataset with human labels, ``data.noise_file`` and one of its
+    ``data.noise_label`` choices, and no ``eta`` (the file's labels set the rate)."""
+    if mode != "human":
+        return noise_file, noise_label
+    choices = datamodule.human_labels
+    if choices is None:
+        raise ConfigError(
+            f"data.noise_mode=human: {type(datamodule).__name__} has no human label noise; it is for "
+            "data=cifar10 (CIFAR-10N) and data=cifar100 (CIFAR-100N)"
+        )
+    if not noise_file:
+        raise ConfigError(
+            "data.noise_mode=human needs data.noise_file=<path to CIFAR-10_human.pt or CIFAR-100_human.pt>"
+        )
+    if noise_label not in choices:
+        raise ConfigError(
+            f"data.noise_label={noise_label!r} is not allowed here; choose one of {', '.join(choices)}"
+        )
+    if float(eta) != 0:
+        raise ConfigError(
+            f"eta={eta} with data.noise_mode=human: the noise rate is the file's (reported as eta); "
+            "leave eta=0"
+        )
+    return str(noise_file), str(noise_label)
 
 
 class ImageTensors(Dataset):

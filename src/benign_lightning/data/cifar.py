@@ -16,6 +16,7 @@ import torch
 
 from benign_lightning.data.download import DownloadableDataModule
 from benign_lightning.data.files import damaged
+from benign_lightning.data.human_noise import CIFAR10N_LABELS, CIFAR100N_LABELS
 from benign_lightning.data.noise import CIFAR10_PAIRS
 from benign_lightning.errors import ConfigError
 
@@ -91,6 +92,7 @@ class CIFAR10DataModule(_CIFARDataModule):
     mean = (0.4914, 0.4822, 0.4465)
     std = (0.2470, 0.2435, 0.2616)
     pairs = CIFAR10_PAIRS
+    human_labels = CIFAR10N_LABELS  # noise_mode=human: CIFAR-10N
     folder = "cifar-10-batches-py"
     train_files = tuple(f"data_batch_{i}" for i in range(1, 6))
     test_files = ("test_batch",)
@@ -121,6 +123,9 @@ class CIFAR100DataModule(_CIFARDataModule):
         self.num_classes = 20 if label_set == "coarse" else 100
         self.fine2coarse = label_set == "fine2coarse"
         self.coarse_of_fine = CIFAR100_COARSE_OF_FINE
+        # noise_mode=human: CIFAR-100N, whose noisy labels are of the label set being trained.
+        wanted = "noisy_coarse" if label_set == "coarse" else "noisy"
+        self.human_labels = {wanted: CIFAR100N_LABELS[wanted]}
         super().__init__(**kwargs)
 
     def _label_key(self) -> str:

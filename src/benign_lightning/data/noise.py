@@ -15,7 +15,8 @@ import numpy as np
 from benign_lightning.errors import ConfigError
 from benign_lightning.io import atomic_savez
 
-NOISE_MODES = ("uniform", "symmetric", "pair", "flip")
+# "human": real annotators' labels read from a file (CIFAR-10N/100N, data/human_noise.py).
+NOISE_MODES = ("uniform", "symmetric", "pair", "flip", "human")
 
 # Asymmetric pair flips (Patrini et al. 2017), as listed in PAPER.md. Keys are class indices.
 MNIST_PAIRS: dict[int, int] = {7: 1, 2: 7, 5: 6, 6: 5, 3: 8}
@@ -85,6 +86,8 @@ def corrupt_labels(
     - ``flip``: binary labels; round(eta·n) points get 1 − y (toy-MNIST).
     """
     check_noise_args(eta, mode)
+    if mode == "human":
+        raise ConfigError("data.noise_mode='human' reads its labels from data.noise_file, not from a seed")
     clean = np.asarray(labels, dtype=np.int64).copy()
     n = len(clean)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x6E6F697365]))  # "noise" stream

@@ -86,6 +86,30 @@ def plot_fraction_above(panels: dict[str, tuple[str, Sequence[Curve]]], path: Pa
     return atomic_savefig(fig, path)
 
 
+def plot_pr_curves(corrupted: np.ndarray, detectors: Sequence[tuple[str, np.ndarray, np.ndarray]], path: Path,
+                   title: str | None = None) -> Path:  # fmt: skip
+    """Noise detection: each detector's precision-recall curve of its score (``(name, score,
+    flagged)``, scored against ``corrupted``), its average precision in the legend and its own
+    flagged set marked as a point; the dotted line is the noise rate (a random ranking)."""
+    from matplotlib.figure import Figure
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    fig = Figure(figsize=(6.5, 4.5))
+    ax = fig.subplots()
+    for name, score, flagged in detectors:
+        precision, recall, _ = precision_recall_curve(corrupted, score)
+        ap = average_precision_score(corrupted, score)
+        line = ax.plot(recall, precision, label=f"{name} (AP {ap:.3f})")
+        hits = int((flagged & corrupted).sum())
+        if flagged.any():
+            ax.plot(hits / max(1, corrupted.sum()), hits / flagged.sum(), "o", color=line[0].get_color())
+    ax.axhline(float(np.mean(corrupted)), color="gray", linestyle=":", linewidth=1)
+    ax.set(xlabel="recall", ylabel="precision", xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    return atomic_savefig(fig, path)
+
+
 def plot_err_vs_eta(panels: dict[str, Sequence[Curve]], path: Path, ylabel: str,
                     xlabel: str = "label noise η") -> Path:  # fmt: skip
     """Errors against the label-noise rate η (or another swept key), one panel per metric side by

@@ -55,7 +55,9 @@ def run_identity(cfg: DictConfig, datamodule: Any, method_name: str) -> dict[str
         "label_set": getattr(datamodule, "label_set", None),
         "method": method_name,
         "arch": cfg.arch,
-        "eta": float(cfg.eta),
+        # The datamodule's: noise_mode=human reports the file's rate over the training rows.
+        "eta": float(getattr(datamodule, "eta", cfg.eta)),
+        "noise_mode": getattr(datamodule, "noise_mode", None),
         "eps": float(cfg.eps),
         "seed": int(cfg.seed),
         "data_seed": int(cfg.data_seed),

@@ -421,6 +421,7 @@ def validate(cfg: DictConfig, check_data: bool = True, warn: bool = True) -> Lab
         check_ensemble(cfg, datamodule)  # its method and its model
     if check_data:
         datamodule.check_available()
+        datamodule.check_noise_file()
     return datamodule
 
 

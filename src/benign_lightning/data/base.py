@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from benign_lightning.data.augment import crop_flip_transform, random_crop_flip
-from benign_lightning.data.human_noise import human_noisy_labels
+from benign_lightning.data.human_noise import human_noisy_labels, label_arrays
 from benign_lightning.data.image_files import ImageFileDataset, ImageFiles
 from benign_lightning.data.noise import NoisyLabels, check_noise_args, corrupt_labels
 from benign_lightning.data.tensor_loader import EpochPermutation, TensorLoader
@@ -159,6 +159,12 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
     # --- what a subclass provides -------------------------------------------------------------
     def check_available(self) -> None:
         """Raise ConfigError if the data cannot be loaded (called before any compute)."""
+
+    def check_noise_file(self) -> None:
+        """``noise_mode=human``: the file must be a CIFAR-N archive with the chosen labels (called
+        before any compute; its length and clean labels are checked against the data at setup)."""
+        if self.noise_mode == "human":
+            label_arrays(self.noise_file, self.noise_label, self.human_labels)
 
     @abstractmethod
     def load_arrays(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -36,11 +36,22 @@ HUMAN_LABELS = (*CIFAR10N_LABELS, *CIFAR100N_LABELS)
 
 # The one function numpy's pickles of arrays call (numpy 1 and 2 name its module differently).
 _RECONSTRUCT = np.ndarray.__reduce__(np.zeros(1))[0]
+
+
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """What protocol-2 pickles (torch.save's) call as ``_codecs.encode`` to rebuild an array's
+    bytes; only that use is let through."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("it calls _codecs.encode other than for an array's bytes")
+    return text.encode("latin1")
+
+
 _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
     ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): _latin1_bytes,
 }
 
 
@@ -86,12 +97,12 @@ def read_human_labels(path: str | Path) -> dict[str, np.ndarray]:
     return {str(k): v for k, v in content.items()}
 
 
-def human_noisy_labels(
-    path: str | Path, label: str, clean_labels: np.ndarray, *, allowed: dict[str, tuple[str, str]]
-) -> NoisyLabels:
-    """The file's ``label`` labels for the whole training set, checked against ``clean_labels`` (the
-    dataset's own training labels, in order): the file must hold as many entries, and its clean
-    labels must be the dataset's, or the noisy labels belong to other images."""
+def label_arrays(
+    path: str | Path, label: str, allowed: dict[str, tuple[str, str]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The file's ``label`` noisy labels and the clean labels they go with; a label this dataset
+    does not have, or a file without it, is a ConfigError (``validate`` calls this before any
+    compute, ``human_noisy_labels`` again at setup)."""
     if label not in allowed:
         raise ConfigError(
             f"data.noise_label={label!r} is not a label of this dataset's human noise; choose one of "
@@ -105,8 +116,18 @@ def human_noisy_labels(
                 f"data.noise_file={path}: no {k!r} entry (it has {', '.join(sorted(arrays))}); "
                 "is it the CIFAR-N file of this dataset?"
             )
+    return (np.asarray(arrays[k]).astype(np.int64).ravel() for k in (noisy_key, clean_key))
+
+
+def human_noisy_labels(
+    path: str | Path, label: str, clean_labels: np.ndarray, *, allowed: dict[str, tuple[str, str]]
+) -> NoisyLabels:
+    """The file's ``label`` labels for the whole training set, checked against ``clean_labels`` (the
+    dataset's own training labels, in order): the file must hold as many entries, and its clean
+    labels must be the dataset's, or the noisy labels belong to other images."""
+    noisy_key, clean_key = allowed.get(label, ("", ""))
+    noisy, file_clean = label_arrays(path, label, allowed)
     clean = np.asarray(clean_labels, dtype=np.int64)
-    noisy, file_clean = (np.asarray(arrays[k]).astype(np.int64).ravel() for k in (noisy_key, clean_key))
     if len(noisy) != len(clean) or len(file_clean) != len(clean):
         raise ConfigError(
             f"data.noise_file={path}: {len(noisy)} {noisy_key} entries for {len(clean)} training images; "

@@ -165,8 +165,8 @@ def test_bad_human_noise_settings_are_refused_before_any_data_is_read(make, kwar
 def test_a_missing_file_is_refused_before_any_compute_saying_where_to_get_it(cifar10n, main_in_process):
     root, _, _ = cifar10n
     code, _, err = main_in_process(
-        "data=cifar10", f"data.data_dir={root}", "data.noise_mode=human", f"data.noise_file={root / 'nope.pt'}",
-        "data.noise_label=aggre", "arch=resnet18", "hydra.run.dir=run",
+        "data=cifar10", f"data.data_dir={root}", "data.noise_mode=human",
+        f"data.noise_file={root / 'nope.pt'}", "data.noise_label=aggre", "arch=resnet18", "hydra.run.dir=run",
     )  # fmt: skip
     assert code == 2 and "nope.pt: no such file. CIFAR-10N/100N are not shipped" in err
     assert not (root / "run").exists()

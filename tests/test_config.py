@@ -126,6 +126,14 @@ BAD_VALUES = [
     (["-m", "eta=0,1.5"], "eta=1.5: must be a number in [0, 1]"),
     (["-m", "seed=0,1", "optimizer=sgd,rmsprop"], "optimizer=rmsprop: must be one of adam, adamw, sgd"),
     (["eta=[0"], "eta=[0: cannot be parsed (no viable alternative at input '[0')"),
+    (["data.cv_folds=1"], "data.cv_folds=1: must be null, or an integer >= 2"),
+    (["data.cv_folds=4", "data.cv_fold=4"], "data.cv_fold=4 is not a fold of data.cv_folds=4: choose 0..3"),
+    (["data.cv_fold=1"], "data.cv_fold=1 needs data.cv_folds"),
+    (["data.cv_folds=4", "data.holdout=0.1"], "data.holdout=0.1 with data.cv_folds=4: the held-out fold"),
+    (["data.cv_folds=4", "ensemble.size=2"], "ensemble.size=2 with data.cv_folds=4: a cross-validation"),
+    (["small_loss_epoch=6", "trainer.max_epochs=5"], "small_loss_epoch=6 is after the last epoch"),
+    (["small_loss_epoch=1", "memorization=false"], "small_loss_epoch=1 is recorded by the memorization"),
+    (["data.noise_mode=human"], "ToyMNISTDataModule has no human label noise"),
 ]
 
 

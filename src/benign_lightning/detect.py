@@ -143,10 +143,12 @@ def detectors_of(setting: Setting) -> tuple[list[Detector], list[str]]:
             folds[(int(run.noise["cv_fold"].max()) + 1, run.path.parent)].append(run)
         elif not run.trained_on_all:
             skipped.append(f"{run.path}: held rows out of training (not a cross-validation fold)")
-        elif run.method in ROBUST_METHODS:
-            detectors.append(robust_errors(run))
-        elif run.method == "natural":
-            detectors.extend(natural_record_detectors(run))
+        elif run.method in ROBUST_METHODS or run.method == "natural":
+            try:
+                detectors.extend([robust_errors(run)] if run.method in ROBUST_METHODS
+                                 else natural_record_detectors(run))  # fmt: skip
+            except ValueError as e:  # a run of an older version, or without the memorization record
+                skipped.append(str(e))
         else:
             skipped.append(f"{run.path}: method {run.method} has no detector")
     for fold_runs in folds.values():

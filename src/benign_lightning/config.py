@@ -131,6 +131,7 @@ SCHEMA: dict[str, Rule] = {
     "eps": number(0),
     "arch": one_of(*sorted(MODELS)),
     "resume": BOOL,
+    "skip_complete": BOOL,
     "checkpoint_every_n_epochs": integer(1),
     "flush_denormal": BOOL,
     "memorization": AUTO,

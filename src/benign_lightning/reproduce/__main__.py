@@ -1,0 +1,92 @@
+"""``python -m benign_lightning.reproduce --list`` | ``FIGURE... | all [--scale smoke|cpu|paper]
+[--out DIR] [hydra overrides]``: run each figure's sweeps (finished jobs are skipped, so an
+interrupted reproduction continues), aggregate them, check the claims and write the report to
+``DIR/<figure>/<scale>/`` (``REPORT.md``, ``report.html``, ``claims.json``, ``summary.csv``).
+Overrides such as ``hydra/launcher=slurm``, ``logger=wandb`` or ``trainer=ddp`` reach every job.
+A figure whose data is not here is reported as not run, with what is missing and where it was
+looked for; the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from benign_lightning.reproduce.registry import ENTRIES, SCALES, Entry, entry
+from benign_lightning.reproduce.report import HOLDS, write_report
+from benign_lightning.reproduce.results import Results
+from benign_lightning.reproduce.runner import run_sweeps, why_not_runnable
+
+
+def list_entries() -> str:
+    lines = []
+    for e in ENTRIES:
+        lines.append(f"{e.name:12s} {e.section}: {e.title}")
+        lines.append(f"{'':12s} needs: {e.needs}; " + "; ".join(f"{s}: {e.cost.get(s, '?')}" for s in SCALES))
+    return "\n".join(lines)
+
+
+def reproduce(target: Entry, scale: str, overrides: list[str], out: Path) -> list:
+    """Run, aggregate, check and report one figure at one scale; return its verdicts."""
+    from benign_lightning.aggregate import aggregate
+
+    not_run = why_not_runnable(target, scale, overrides)
+    results = None
+    if not_run is None:
+        folders = run_sweeps(target, scale, overrides, out)
+        for folder in folders.values():
+            if folder.is_dir() and any(folder.iterdir()):
+                aggregate(folder, list(target.plot_by) or None)
+        results = Results(folders)
+    report_dir, verdicts = write_report(target, scale, out, overrides, results, not_run)
+    held = sum(v.verdict == HOLDS for v in verdicts)
+    print(f"[{target.name} {scale}] {held} of {len(verdicts)} claims hold: {report_dir / 'REPORT.md'}")
+    for v in verdicts:
+        print(f"  {v.id}: {v.verdict}{' (' + v.ours + ')' if v.ours else ''}")
+    if any(o.startswith("logger=wandb") for o in overrides):
+        _log_artifact(target, scale, report_dir)
+    return verdicts
+
+
+def _log_artifact(target: Entry, scale: str, report_dir: Path) -> None:
+    """With ``logger=wandb`` the report is a W&B artifact too (the mode follows WANDB_MODE)."""
+    import wandb
+
+    run = wandb.init(
+        project="benign_lightning", job_type="reproduce", name=f"{target.name}-{scale}", dir=str(report_dir)
+    )
+    artifact = wandb.Artifact(f"reproduction-{target.name.replace('.', '_')}-{scale}", type="report")
+    artifact.add_dir(str(report_dir), name="report")
+    run.log_artifact(artifact)
+    run.finish()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--list", action="store_true", help="every figure and table, and what it needs")
+    parser.add_argument("--scale", choices=SCALES, default="cpu")
+    parser.add_argument("--out", type=Path, default=Path("reproductions"))
+    parser.add_argument("items", nargs="*", help="figure names (see --list) or all, then hydra overrides")
+    args = parser.parse_args(argv)
+    if args.list:
+        print(list_entries())
+        return 0
+    names = [a for a in args.items if "=" not in a]
+    overrides = [a for a in args.items if "=" in a]
+    if not names:
+        parser.error("name a figure (see --list) or all")
+    try:
+        targets = list(ENTRIES) if names == ["all"] else [entry(n) for n in names]
+    except KeyError as e:
+        print(f"error: {e.args[0]}", file=sys.stderr)
+        return 2
+    for target in targets:
+        reproduce(target, args.scale, overrides, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

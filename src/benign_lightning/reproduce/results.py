@@ -1,0 +1,90 @@
+"""The finished runs of a reproduction, as its claims read them: per sweep, every job's results,
+overrides and resolved config, filtered by key."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benign_lightning.aggregate import Job, read_jobs
+
+
+@dataclass
+class RunView:
+    """One finished job: a key is looked up in its results, then its resolved config (dotted), then
+    its overrides."""
+
+    job: Job
+    config: dict[str, Any]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        results = self.job.results or {}
+        if key in results:
+            return results[key]
+        node: Any = self.config
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                node = None
+                break
+            node = node[part]
+        if node is not None:
+            return node
+        return self.job.overrides.get(key, default)
+
+    def matches(self, where: dict[str, Any]) -> bool:
+        return all(_same(self.get(k), v) for k, v in where.items())
+
+
+def _same(value: Any, wanted: Any) -> bool:
+    try:
+        return float(value) == float(wanted)
+    except (TypeError, ValueError):
+        return str(value) == str(wanted)
+
+
+class NoRuns(LookupError):
+    """A claim asked for runs the reproduction does not have (its verdict: not run)."""
+
+
+class Results:
+    """Every finished job of each sweep of one reproduction (``sweep name → folder``)."""
+
+    def __init__(self, sweep_dirs: dict[str, Path]) -> None:
+        self.sweep_dirs = dict(sweep_dirs)
+        self.runs: dict[str, list[RunView]] = {}
+        for name, folder in self.sweep_dirs.items():
+            views = []
+            for job in read_jobs(folder) if folder.is_dir() else []:
+                if job.status != "complete":
+                    continue
+                config_path = job.folder / "config.yaml"
+                config = yaml.safe_load(config_path.read_text()) if config_path.exists() else {}
+                views.append(RunView(job, config or {}))
+            self.runs[name] = views
+
+    def select(self, sweep: str, **where: Any) -> list[RunView]:
+        """The finished jobs of ``sweep`` whose keys equal ``where`` (``data.sigma2=0.5``: pass
+        ``**{"data.sigma2": 0.5}``); none is a NoRuns."""
+        found = [r for r in self.runs.get(sweep, []) if r.matches(where)]
+        if not found:
+            shown = ", ".join(f"{k}={v}" for k, v in where.items()) or "any"
+            raise NoRuns(f"no finished run of sweep {sweep!r} with {shown}")
+        return found
+
+    def mean(self, sweep: str, key: str, **where: Any) -> float:
+        """The mean of ``key`` over the seeds (every matching job)."""
+        values = [r.get(key) for r in self.select(sweep, **where)]
+        numbers = [float(v) for v in values if v is not None]
+        if not numbers:
+            raise NoRuns(f"sweep {sweep!r}: no value of {key} where {where}")
+        return statistics.mean(numbers)
+
+    def folders(self) -> list[str]:
+        return [str(r.job.folder) for views in self.runs.values() for r in views]
+
+    def seeds(self) -> list[int]:
+        return sorted({int(r.get("seed", 0)) for views in self.runs.values() for r in views})

@@ -1,0 +1,112 @@
+"""Running an entry's sweeps through the normal app, skipping finished jobs, and checking first that
+its data is there."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from benign_lightning.aggregate import read_jobs
+from benign_lightning.errors import ConfigError
+from benign_lightning.reproduce.registry import Entry, Sweep
+
+
+def sweep_dir(out: Path, entry: Entry, scale: str, sweep: Sweep) -> Path:
+    return out / entry.name / scale / "runs" / sweep.name
+
+
+def command(sweep: Sweep, overrides: list[str], folder: Path) -> list[str]:
+    """The app's command line for ``sweep`` into ``folder``; ``skip_complete=true`` makes a rerun
+    pass over the jobs that already finished (``__main__.finished_results``)."""
+    return [
+        sys.executable,
+        "-m",
+        "benign_lightning",
+        *sweep.args,
+        *overrides,
+        f"hydra.sweep.dir={folder}",
+        "skip_complete=true",
+    ]
+
+
+def _overrides(args: tuple[str, ...] | list[str]) -> list[str]:
+    return [a for a in args if a != "-m"]
+
+
+def job_count(sweep: Sweep, overrides: list[str]) -> int:
+    """How many jobs the sweep has (the product of its comma lists)."""
+    parsed = OverridesParser.create().parse_overrides(_overrides([*sweep.args, *overrides]))
+    return math.prod(len(list(o.sweep_string_iterator())) for o in parsed if o.is_sweep_override())
+
+
+def first_job(sweep: Sweep, overrides: list[str]) -> list[str]:
+    """The overrides of the sweep's first job (each comma list at its first value)."""
+    out = []
+    for o in OverridesParser.create().parse_overrides(_overrides([*sweep.args, *overrides])):
+        if o.is_sweep_override():
+            out.append(f"{o.input_line.split('=', 1)[0]}={next(iter(o.sweep_string_iterator()))}")
+        else:
+            out.append(o.input_line)
+    return out
+
+
+def why_not_runnable(entry: Entry, scale: str, overrides: list[str]) -> str | None:
+    """None when every sweep's first job passes ``config.validate`` (data files included); else the
+    reason, e.g. the missing dataset and where it was looked for."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    from benign_lightning.config import validate
+
+    for sweep in entry.sweeps[scale]:
+        GlobalHydra.instance().clear()
+        try:
+            with initialize_config_module(config_module="benign_lightning.conf", version_base="1.3"):
+                cfg = compose(config_name="config", overrides=first_job(sweep, overrides))
+            validate(cfg, warn=False)
+        except ConfigError as e:
+            return str(e)
+        finally:
+            GlobalHydra.instance().clear()
+    return None
+
+
+def finished(folder: Path) -> int:
+    """Jobs under a sweep folder with a finished ``results.json``."""
+    return sum(1 for j in read_jobs(folder) if j.status == "complete") if folder.is_dir() else 0
+
+
+def run_sweeps(entry: Entry, scale: str, overrides: list[str], out: Path) -> dict[str, Path]:
+    """Run each sweep (jobs already finished are skipped by the app); return sweep → folder. A sweep
+    whose app call fails is reported and the others still run."""
+    folders = {}
+    sweeps = entry.sweeps[scale]
+    for i, sweep in enumerate(sweeps, 1):
+        folder = sweep_dir(out, entry, scale, sweep)
+        folders[sweep.name] = folder
+        total, done = job_count(sweep, overrides), finished(folder)
+        print(
+            f"[{entry.name} {scale}] sweep {i}/{len(sweeps)} '{sweep.name}': {total} jobs, {done} finished, "
+            f"{max(0, total - done)} to run",
+            flush=True,
+        )
+        if done >= total:
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        status = subprocess.run(command(sweep, overrides, folder), check=False).returncode
+        if status != 0:
+            print(
+                f"[{entry.name} {scale}] sweep '{sweep.name}' ended with status {status}; its finished jobs "
+                "are reported",
+                file=sys.stderr,
+                flush=True,
+            )
+        print(
+            f"[{entry.name} {scale}] sweep '{sweep.name}': {finished(folder)} of {total} jobs finished",
+            flush=True,
+        )
+    return folders

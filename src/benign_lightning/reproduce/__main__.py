@@ -22,8 +22,9 @@ from benign_lightning.reproduce.runner import run_sweeps, why_not_runnable
 def list_entries() -> str:
     lines = []
     for e in ENTRIES:
-        lines.append(f"{e.name:12s} {e.section}: {e.title}")
-        lines.append(f"{'':12s} needs: {e.needs}; " + "; ".join(f"{s}: {e.cost.get(s, '?')}" for s in SCALES))
+        lines.append(f"{e.name:10s} {e.title}")
+        lines.append(f"{'':10s} paper: {e.section}; needs: {e.needs}")
+        lines.append(f"{'':10s} " + "; ".join(f"{s}: {e.cost.get(s, '?')}" for s in SCALES))
     return "\n".join(lines)
 
 
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=SCALES, default="cpu")
     parser.add_argument("--out", type=Path, default=Path("reproductions"))
     parser.add_argument("items", nargs="*", help="figure names (see --list) or all, then hydra overrides")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # figures and overrides may follow the options
     if args.list:
         print(list_entries())
         return 0

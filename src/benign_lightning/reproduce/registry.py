@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from benign_lightning.reproduce.results import NoRuns as NoRunsError
 from benign_lightning.reproduce.results import Results
 
 SCALES = ("smoke", "cpu", "paper")
@@ -314,7 +315,562 @@ SEC32 = Entry(
     paper_numbers=(("AT's training errors", "997, of which 994 mislabelled"),),
 )
 
-ENTRIES: tuple[Entry, ...] = (FIG2A, FIG2B, SEC32)
+
+def _eps_curve(run) -> dict[float, float]:
+    return {float(k): float(v) for k, v in (run.get("adv_err_by_eps") or {}).items()}
+
+
+def _curves_ordered(sweep: str, key: str, order: tuple[str, ...]) -> Check:
+    """At every ε of the grid, the runs' adversarial errors in ``order`` (lowest first)."""
+
+    def check(r: Results) -> tuple[str, bool]:
+        curves = {name: _eps_curve(r.select(sweep, **{key: name})[0]) for name in order}
+        grid = sorted(set.intersection(*(set(c) for c in curves.values())) - {0.0})
+        ours = "; ".join(f"ε={e:g}: " + ", ".join(f"{n} {_f(curves[n][e])}" for n in order) for e in grid)
+        holds = bool(grid) and all(
+            all(curves[a][e] <= curves[b][e] for a, b in zip(order, order[1:], strict=False)) for e in grid
+        )
+        return ours, holds
+
+    return check
+
+
+# --- CIFAR and Restricted ImageNet (GPU scale; "not run" where the data is not on the machine) ----
+CIFAR_SMOKE = (
+    "data.train_subset=64",
+    "data.test_subset=32",
+    "trainer.max_epochs=1",
+    "data.batch_size=32",
+    *SMOKE_ATTACK,
+)
+
+
+def _cifar_noise(r: Results) -> tuple[str, bool]:
+    parts, holds = [], True
+    for arch in sorted({str(v.get("arch")) for v in r.select("cifar")}):
+        etas = sorted({float(v.get("eta")) for v in r.select("cifar", arch=arch)})
+        adv = [r.mean("cifar", "adv_err", arch=arch, eta=e) for e in (etas[0], etas[-1])]
+        test = [r.mean("cifar", "natural_err", arch=arch, eta=e) for e in (etas[0], etas[-1])]
+        parts.append(f"{arch}: adv {_f(adv[0])} → {_f(adv[1])}, test {_f(test[0])} → {_f(test[1])}")
+        holds = holds and adv[1] - adv[0] >= 0.1 and adv[1] - adv[0] > test[1] - test[0]
+    return "; ".join(parts), holds
+
+
+FIG2CDE = Entry(
+    name="fig2c-e",
+    title="Figure 2c–e: CIFAR-10 (ResNet-18, DenseNet-121, VGG-19), adversarial error rises with label noise",
+    section="§3.1, Figure 2c–e",
+    sweeps={
+        "smoke": (Sweep("cifar", ("+experiment=cifar_noise", *CIFAR_SMOKE, "-m", "eta=0,0.2")),),
+        "cpu": (
+            Sweep(
+                "cifar",
+                (
+                    "+experiment=cifar_noise",
+                    "data.train_subset=5000",
+                    "data.test_subset=1000",
+                    "trainer.max_epochs=30",
+                    "-m",
+                    "eta=0,0.2",
+                ),
+            ),
+        ),
+        "paper": (
+            Sweep(
+                "cifar", ("+experiment=cifar_noise", "-m", "arch=resnet18,densenet121,vgg19", "eta=0,0.1,0.2")
+            ),
+        ),
+    },
+    claims=(
+        Claim(
+            "rise",
+            "§3.1, Figure 2c–e: “Adversarial Error increases with increasing label noise η”",
+            "for every architecture the adversarial error at the largest η is ≥ 0.1 above η = 0's and "
+            "rises more than the test error",
+            _cifar_noise,
+        ),
+    ),
+    cost={
+        "smoke": "≈ 30 s, CPU",
+        "cpu": "hours on a CPU (a GPU job)",
+        "paper": "9 jobs × 200 epochs: ≈ 20 GPU-hours",
+    },
+    needs="CIFAR-10 (BENIGN_DATA_DIR/cifar-10-batches-py)",
+)
+
+TABLE1_PAPER = {0.0: (99.98, 95.25), 0.25: (97.23, 92.77), 1.0: (86.03, 81.62)}
+
+
+def _table1(r: Results) -> tuple[str, bool]:
+    rows = {float(v.get("eps")): v for v in r.select("l2")}
+    eps = sorted(rows)
+    train = [100 * (1 - rows[e].get("train_err")) for e in eps]
+    test = [100 * (1 - rows[e].get("natural_err")) for e in eps]
+    ours = "; ".join(
+        f"ε={e:g}: train {a:.2f}%, test {b:.2f}%" for e, a, b in zip(eps, train, test, strict=True)
+    )
+    falling = all(x > y for x, y in zip(train, train[1:], strict=False)) and all(
+        x > y for x, y in zip(test, test[1:], strict=False)
+    )
+    return ours, len(eps) > 1 and falling
+
+
+TABLE1 = Entry(
+    name="table1",
+    title="Table 1: CIFAR-10 ResNet-50 with ℓ2 adversarial training, train and test accuracy per ε",
+    section="§3.2, Table 1",
+    sweeps={
+        "smoke": (
+            Sweep("l2", ("+experiment=cifar_l2_at", *CIFAR_SMOKE, "train_attack.steps=1", "-m", "eps=0,1.0")),
+        ),
+        "cpu": (
+            Sweep(
+                "l2",
+                (
+                    "+experiment=cifar_l2_at",
+                    "data.train_subset=5000",
+                    "data.test_subset=1000",
+                    "trainer.max_epochs=30",
+                    "-m",
+                    "eps=0,0.25,1.0",
+                ),
+            ),
+        ),
+        "paper": (Sweep("l2", ("+experiment=cifar_l2_at", "-m", "eps=0,0.25,1.0")),),
+    },
+    claims=(
+        Claim(
+            "accuracies",
+            "§3.2, Table 1: train accuracy 99.98 / 97.23 / 86.03% and test 95.25 / 92.77 / "
+            "81.62% at ε = 0 / 0.25 / 1.0",
+            "train and test accuracy both fall as ε grows",
+            _table1,
+        ),
+    ),
+    cost={"smoke": "≈ 30 s, CPU", "cpu": "hours on a CPU (a GPU job)", "paper": "3 jobs: ≈ 30 GPU-hours"},
+    needs="CIFAR-10 (BENIGN_DATA_DIR/cifar-10-batches-py)",
+    x="eps",
+    paper_numbers=tuple(
+        (f"ε = {e:g}: train / test accuracy", f"{a}% / {b}%") for e, (a, b) in TABLE1_PAPER.items()
+    ),
+)
+
+
+def _fine2coarse_entry(name: str, figure: str, experiment: str, needs: str, paper_cost: str) -> Entry:
+    smoke = (
+        CIFAR_SMOKE
+        if "cifar" in experiment
+        else (
+            "data.train_subset=32",
+            "data.test_subset=16",
+            "trainer.max_epochs=1",
+            "data.batch_size=16",
+            *SMOKE_ATTACK,
+        )
+    )
+    return Entry(
+        name=name,
+        title=f"Figure {figure}: training on fine labels (Fine2Coarse) is more robust than on coarse ones",
+        section=f"App. C.3, Figure {figure}",
+        sweeps={
+            "smoke": (
+                Sweep("arms", (f"+experiment={experiment}", *smoke, "-m", "method=fine2coarse,coarse")),
+            ),
+            "cpu": (
+                Sweep(
+                    "arms",
+                    (
+                        f"+experiment={experiment}",
+                        "data.train_subset=5000",
+                        "trainer.max_epochs=20",
+                        "-m",
+                        "method=fine2coarse,coarse",
+                    ),
+                ),
+            ),
+            "paper": (Sweep("arms", (f"+experiment={experiment}", "-m", "method=fine2coarse,coarse")),),
+        },
+        claims=(
+            Claim(
+                "fine2coarse",
+                f"App. C.3, Figure {figure}: “for all perturbation budgets, Fine2Coarse has "
+                "smaller adversarial risk than the naturally trained model”",
+                "Fine2Coarse's adversarial error ≤ the coarse model's at every ε > 0 of the grid",
+                _curves_ordered("arms", "method", ("fine2coarse", "coarse")),
+            ),
+        ),
+        cost={"smoke": "≈ 30 s, CPU", "cpu": "hours on a CPU (a GPU job)", "paper": paper_cost},
+        needs=needs,
+        x="eps",
+    )
+
+
+FIG9B = _fine2coarse_entry(
+    "fig9b",
+    "9b",
+    "fine2coarse_cifar100",
+    "CIFAR-100 (BENIGN_DATA_DIR/cifar-100-python)",
+    "2 jobs, ResNet-50: ≈ 10 GPU-hours",
+)
+FIG9C = _fine2coarse_entry(
+    "fig9c",
+    "9c",
+    "fine2coarse_rimagenet",
+    "ImageNet (BENIGN_DATA_DIR/imagenet)",
+    "2 jobs on 77k ImageNet images: ≈ 40 GPU-hours",
+)
+
+
+# --- the appendix's planar figures ----------------------------------------------------------------
+def _small_disc_errors(run) -> tuple[int, int]:
+    by_size = run.get("train_err_by_group_size") or {}
+    small = by_size[min(by_size, key=float)]
+    return int(small["groups_lost"]), int(small["groups"])
+
+
+def _circles_ignored(r: Results) -> tuple[str, bool]:
+    parts, holds = [], True
+    for model in sorted({str(v.get("model")) for v in r.select("circles")}):
+        nat, at = (
+            _small_disc_errors(r.select("circles", method=m, model=model)[0]) for m in ("natural", "at")
+        )
+        parts.append(f"{model}: small discs lost natural {nat[0]} of {nat[1]}, AT {at[0]} of {at[1]}")
+        holds = holds and nat[0] == 0 and at[0] >= 1
+    return "; ".join(parts), holds
+
+
+def _circles_margin(r: Results) -> tuple[str, bool]:
+    parts, holds = [], True
+    for model in sorted({str(v.get("model")) for v in r.select("circles")}):
+        nat, at = (
+            (r.select("circles", method=m, model=model)[0].get("margin") or {}).get("median") or 0.0
+            for m in ("natural", "at")
+        )
+        parts.append(f"{model}: median margin natural {_f(nat)}, AT {_f(at)}")
+        holds = holds and at > nat
+    return "; ".join(parts), holds
+
+
+FIG7 = Entry(
+    name="fig7",
+    title="Figure 7: adversarial training gives up the small discs and widens the margin of the rest",
+    section="App. C.1, Figure 7",
+    sweeps={
+        "smoke": (
+            Sweep(
+                "circles",
+                ("+experiment=circles", *PLANAR_SMOKE, "model=mlp_4x100", "-m", "method=natural,at"),
+            ),
+        ),
+        "cpu": (Sweep("circles", ("+experiment=circles", "model=mlp_4x100", "-m", "method=natural,at")),),
+        "paper": (
+            Sweep(
+                "circles", ("+experiment=circles", "-m", "method=natural,at", "model=mlp_2x1000,mlp_4x100")
+            ),
+        ),
+    },
+    claims=(
+        Claim(
+            "small discs",
+            "App. C.1: “the adversarially trained (AT) models ignore the smaller circles”",
+            "natural training loses none of the small discs, AT at least one",
+            _circles_ignored,
+        ),
+        Claim(
+            "margin",
+            "App. C.1: AT “tries to get a larger margin around the circles it does classify correctly”",
+            "AT's median margin of the fitted training points > natural training's",
+            _circles_margin,
+        ),
+    ),
+    cost={
+        "smoke": "≈ 10 s, CPU",
+        "cpu": "2 jobs, ≈ 7 min on 2 CPU cores",
+        "paper": "4 jobs, ≈ 35 min on 2 CPU cores",
+    },
+    x="eps",
+)
+
+
+def _blobs_nn(r: Results) -> tuple[str, bool]:
+    nn = _eps_curve(r.select("nn")[0])
+    eps = max(nn)
+    mlps = {str(v.get("model")): _eps_curve(v).get(eps) for v in r.select("mlps")}
+    ours = f"ε={eps:g}: 1-NN {_f(nn[eps])}, " + ", ".join(f"{m} {_f(e)}" for m, e in sorted(mlps.items()))
+    return ours, all(e is not None and nn[eps] < e for e in mlps.values())
+
+
+FIG8 = Entry(
+    name="fig8",
+    title="Figure 8: the 1-nearest neighbour is much more robust than the networks on blobs",
+    section="App. C.2, Figure 8",
+    sweeps={
+        "smoke": (
+            Sweep("mlps", ("+experiment=blobs", *PLANAR_SMOKE, "-m", "model=mlp_2x100")),
+            Sweep("nn", ("+experiment=blobs", *PLANAR_SMOKE, "method=nearest_neighbor", "-m")),
+        ),
+        "cpu": (
+            Sweep("mlps", ("+experiment=blobs", "-m", "model=mlp_2x100,mlp_4x100")),
+            Sweep("nn", ("+experiment=blobs", "method=nearest_neighbor", "-m")),
+        ),
+        "paper": (
+            Sweep("mlps", ("+experiment=blobs", "-m", "model=mlp_2x100,mlp_2x1000,mlp_4x100")),
+            Sweep("nn", ("+experiment=blobs", "method=nearest_neighbor", "-m")),
+        ),
+    },
+    claims=(
+        Claim(
+            "1-NN",
+            "App. C.2: “the 1-nearest neighbour is much more robust than the neural networks”",
+            "1-NN's exact adversarial error at the largest ε is below every MLP's (PGD)",
+            _blobs_nn,
+        ),
+    ),
+    cost={
+        "smoke": "≈ 10 s, CPU",
+        "cpu": "3 jobs, ≈ 2 min on 2 CPU cores",
+        "paper": "4 jobs, ≈ 6 min on 2 CPU cores",
+    },
+    x="eps",
+)
+
+FIG9A = Entry(
+    name="fig9a",
+    title="Figure 9a: on the lattice AT is the most robust, then the multiclass model, then natural training",
+    section="App. A, C.3, Figure 9a",
+    sweeps={
+        "smoke": (
+            Sweep("arms", ("+experiment=lattice", *PLANAR_SMOKE, "-m", "method=natural,fine2coarse,at")),
+        ),
+        "cpu": (Sweep("arms", ("+experiment=lattice", "-m", "method=natural,fine2coarse,at")),),
+        "paper": (Sweep("arms", ("+experiment=lattice", "-m", "method=natural,fine2coarse,at")),),
+    },
+    claims=(
+        Claim(
+            "order",
+            "App. C.3: “the decision boundary for AT is the most complex and has the highest margin "
+            "(and robustness) followed by the multi-class model and then the naturally trained model”",
+            "at every ε > 0 of the grid: adversarial error AT ≤ multiclass ≤ natural",
+            _curves_ordered("arms", "method", ("at", "fine2coarse", "natural")),
+        ),
+    ),
+    cost={
+        "smoke": "≈ 10 s, CPU",
+        "cpu": "3 jobs, ≈ 10 min on 2 CPU cores",
+        "paper": "the same (planar data)",
+    },
+    x="eps",
+)
+
+
+def _union(r: Results) -> tuple[str, bool]:
+    runs = [v for v in r.select("exact", method="union_of_intervals") if float(v.get("eta")) > 0]
+    if not runs:
+        raise NoRunsError("no union-of-intervals run with η > 0")
+    ours = "; ".join(
+        f"η={float(v.get('eta')):g}: train {_f(v.get('train_err'))}, test {_f(v.get('natural_err'))}, "
+        f"adv {_f(v.get('adv_err'))}"
+        for v in runs
+    )
+    holds = all(
+        v.get("train_err") <= 0.001 and v.get("natural_err") <= 0.01 and v.get("adv_err") >= 0.9 for v in runs
+    )
+    return ours, holds
+
+
+def _parity(r: Results) -> tuple[str, bool]:
+    runs = r.select("exact", method="parity")
+    ours = "; ".join(
+        f"η={float(v.get('eta')):g}: train {_f(v.get('train_err'))}, test {_f(v.get('natural_err'))}, "
+        f"adv {_f(v.get('adv_err'))}"
+        for v in runs
+    )
+    holds = all(
+        abs(v.get("train_err") - float(v.get("eta"))) <= 0.02
+        and v.get("natural_err") <= 0.01
+        and v.get("adv_err") <= 0.01
+        for v in runs
+    )
+    return ours, holds
+
+
+THM2 = Entry(
+    name="thm2",
+    title="Theorem 2: one representation fits the noise and is not robust, another keeps both accuracies",
+    section="§2.2, Theorem 2",
+    sweeps={
+        "smoke": (
+            Sweep(
+                "exact",
+                (
+                    "+experiment=intervals",
+                    "data.n_train=2000",
+                    "data.n_test=2000",
+                    "-m",
+                    "method=union_of_intervals,parity",
+                    "eta=0,0.1",
+                ),
+            ),
+        ),
+        "cpu": (
+            Sweep(
+                "exact", ("+experiment=intervals", "-m", "method=union_of_intervals,parity", "eta=0,0.1,0.2")
+            ),
+        ),
+        "paper": (
+            Sweep(
+                "exact",
+                ("+experiment=intervals", "-m", "method=union_of_intervals,parity", "eta=0,0.05,0.1,0.2,0.3"),
+            ),
+        ),
+    },
+    claims=(
+        Claim(
+            "(ii) union",
+            "Theorem 2 (ii): a representation with zero training error (the noise fitted) and "
+            "high test accuracy but low robust accuracy",
+            "union of intervals, η > 0: training error ≤ "
+            "0.001, test error ≤ 0.01, adversarial error (γ = eps) ≥ 0.9",
+            _union,
+        ),
+        Claim(
+            "(i) parity",
+            "Theorem 2 (i): a representation with high natural and robust accuracy at the cost "
+            "of training error",
+            "parity: training error within 0.02 of η, test and adversarial error ≤ 0.01",
+            _parity,
+        ),
+    ),
+    cost={"smoke": "≈ 5 s, CPU", "cpu": "6 jobs, ≈ 1 min", "paper": "10 jobs, ≈ 2 min"},
+)
+
+
+def _repr_adversarial(r: Results) -> tuple[str, bool]:
+    snapshots = (r.select("repr")[0].get("representations") or {}).get("nearer_other_class") or {}
+    if not snapshots:
+        raise NoRunsError("no representation snapshots in the run")
+    last = list(snapshots)[-1]
+    beside = snapshots[last]["adversarial_nearest_is_mislabelled"]
+    return (
+        f"{last}: {_f(beside)} of adversarial examples lie beside a mislabelled point of their class",
+        beside >= 0.5,
+    )
+
+
+def _repr_late_fit(r: Results) -> tuple[str, bool]:
+    run = r.select("repr")[0]
+    clean, noisy = run.get("fit_epoch_median_clean"), run.get("fit_epoch_median_noisy")
+    if clean is None or noisy is None:
+        raise NoRunsError("no memorization record in the run")
+    return f"median stable fit epoch: clean {clean:g}, mislabelled {noisy:g}", noisy > clean
+
+
+FIG3 = Entry(
+    name="fig3",
+    title="Figure 3: adversarial examples sit beside the memorised mislabelled points",
+    section="§3.1, Figure 3",
+    sweeps={
+        "smoke": (
+            Sweep(
+                "repr",
+                (
+                    "+experiment=repr_pca",
+                    "data.n_train=400",
+                    "data.n_test=100",
+                    "trainer.max_epochs=3",
+                    "trainer.min_epochs=1",
+                    "representations.epochs=[1]",
+                    "representations.n_points=50",
+                    "representations.steps=3",
+                    "attack.steps=3",
+                    "attack.checks=none",
+                    "-m",
+                ),
+            ),
+        ),
+        "cpu": (Sweep("repr", ("+experiment=repr_pca", "-m")),),
+        "paper": (Sweep("repr", ("+experiment=repr_pca", "-m")),),
+    },
+    claims=(
+        Claim(
+            "beside",
+            "§3.1, Figure 3: “the bulk of adversarial examples are concentrated around the "
+            "mis-labelled training data of the opposite class”",
+            "at the end ≥ 50% of adversarial examples "
+            "have a mislabelled training point of their correct class as nearest neighbour (penultimate "
+            "layer)",
+            _repr_adversarial,
+        ),
+        Claim(
+            "late fit",
+            "§3.1, Figure 3: “the mis-labelled training data take longer to be fit”",
+            "median stable fit epoch of the mislabelled points > the clean points'",
+            _repr_late_fit,
+        ),
+    ),
+    cost={"smoke": "≈ 15 s, CPU", "cpu": "1 job, ≈ 2 min on 2 CPU cores", "paper": "the same"},
+)
+
+
+def _wang(r: Results) -> tuple[str, bool]:
+    runs = sorted(r.select("alpha"), key=lambda v: float(v.get("alpha_frac")))
+    beta = float(runs[0].get("eta"))
+    below = [v for v in runs if float(v.get("alpha_frac")) < 1]
+    ours = "; ".join(
+        f"α={float(v.get('alpha_frac')):g}‖μ‖: robust error {_f(v.get('adv_err'))}" for v in runs
+    )
+    return ours, all(v.get("adv_err") <= beta + 0.05 for v in below)
+
+
+WANG2024 = Entry(
+    name="wang2024",
+    title="Wang, Zhang and Arora (2024): adversarial training can overfit benignly below ‖μ‖",
+    section="Wang et al. 2024 (PAPER.md, beyond the paper)",
+    sweeps={
+        "smoke": (
+            Sweep(
+                "alpha",
+                (
+                    "+experiment=wang2024",
+                    "trainer.max_epochs=20",
+                    "attack.steps=3",
+                    "attack.checks=none",
+                    "-m",
+                    "alpha_frac=0,0.5",
+                ),
+            ),
+        ),
+        "cpu": (Sweep("alpha", ("+experiment=wang2024", "-m", "alpha_frac=0,0.25,0.5,0.75,1")),),
+        "paper": (Sweep("alpha", ("+experiment=wang2024", "-m", "alpha_frac=0,0.25,0.5,0.75,1,1.25,1.5")),),
+    },
+    claims=(
+        Claim(
+            "near beta",
+            "Wang et al. 2024: with a moderate budget (PAPER.md: α < ‖μ‖) the robust test error "
+            "of adversarial training stays near the noise rate β",
+            "robust error ≤ β + 0.05 at every α < ‖μ‖ of the sweep",
+            _wang,
+        ),
+    ),
+    cost={"smoke": "≈ 10 s, CPU", "cpu": "5 jobs, ≈ 5 min on 2 CPU cores", "paper": "7 jobs, ≈ 7 min"},
+    x="alpha_frac",
+)
+
+ENTRIES: tuple[Entry, ...] = (
+    FIG2A,
+    FIG2B,
+    SEC32,
+    FIG2CDE,
+    TABLE1,
+    FIG9B,
+    FIG9C,
+    FIG3,
+    FIG7,
+    FIG8,
+    FIG9A,
+    THM2,
+    WANG2024,
+)
 
 
 def entry(name: str) -> Entry:

@@ -50,17 +50,14 @@ def check_claims(entry: Entry, results: Results | None, not_run: str | None) -> 
 
 
 def _environment(results: Results | None) -> dict[str, Any]:
+    """Where the runs ran, from the first run's ``env.json``."""
     env: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform()}
     for folder in results.folders() if results else []:
         path = Path(folder) / "env.json"
         if path.exists():
             recorded = json.loads(path.read_text())
-            env.update({k: recorded.get(k) for k in ("device", "host") if recorded.get(k)})
-            env["packages"] = {
-                k: v
-                for k, v in (recorded.get("packages") or {}).items()
-                if k in ("torch", "pytorch-lightning", "hydra-core", "numpy")
-            }
+            keys = ("host", "platform", "python", "cuda_device", "torch_num_threads", "versions")
+            env.update({k: recorded[k] for k in keys if recorded.get(k) is not None})
             break
     return env
 

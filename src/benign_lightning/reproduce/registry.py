@@ -704,8 +704,6 @@ THM2 = Entry(
                 "exact",
                 (
                     "+experiment=intervals",
-                    "data.n_train=2000",
-                    "data.n_test=2000",
                     "-m",
                     "method=union_of_intervals,parity",
                     "eta=0,0.1",

@@ -1,0 +1,134 @@
+"""``python -m benign_lightning.reproduce``: every figure at smoke scale, claims that must fail
+failing, reruns that skip finished jobs, and a registry whose experiments all compose."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import yaml
+from conftest import read_json
+
+from benign_lightning.reproduce.registry import ENTRIES, FIG2A, SCALES, THM2
+from benign_lightning.reproduce.report import FAILS, HOLDS, check_claims
+from benign_lightning.reproduce.results import Results
+from benign_lightning.reproduce.runner import first_job, job_count
+
+
+def _reproduce(*args: str, cwd, data_dir, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = {**os.environ, "BENIGN_DATA_DIR": str(data_dir), "WANDB_MODE": "disabled"}
+    return subprocess.run([sys.executable, "-m", "benign_lightning.reproduce", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+def test_every_entry_composes_and_every_claim_names_its_source():
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    from benign_lightning.config import validate
+
+    assert len({e.name for e in ENTRIES}) == len(ENTRIES)
+    for entry in ENTRIES:
+        assert set(entry.sweeps) == set(SCALES), entry.name
+        assert entry.claims and all(c.source and c.paper for c in entry.claims), entry.name
+        assert all(
+            any(w in c.source for w in ("§", "App.", "Theorem", "Figure", "Table", "Wang"))
+            for c in entry.claims
+        )
+        for scale, sweeps in entry.sweeps.items():
+            for sweep in sweeps:
+                assert job_count(sweep, []) >= 1
+                GlobalHydra.instance().clear()
+                with initialize_config_module(config_module="benign_lightning.conf", version_base="1.3"):
+                    cfg = compose(config_name="config", overrides=first_job(sweep, []))
+                validate(
+                    cfg, check_data=False, warn=False
+                )  # the data may not be here; the rest must be right
+                GlobalHydra.instance().clear()
+                assert cfg.name, (entry.name, scale, sweep.name)
+
+
+def _fabricated_toy_sweep(root, rows):
+    """Toy-MNIST job folders as the app leaves them (results.json, config.yaml, .hydra/overrides.yaml)."""
+    for i, (sigma2, eta, train, test, adv) in enumerate(rows):
+        job = root / f"{i}_job"
+        (job / ".hydra").mkdir(parents=True)
+        (job / ".hydra" / "overrides.yaml").write_text(
+            yaml.safe_dump([f"eta={eta}", f"data.sigma2={sigma2}"])
+        )
+        (job / "config.yaml").write_text(yaml.safe_dump({"data": {"sigma2": sigma2}, "seed": 0}))
+        results = {
+            "status": "complete",
+            "eta": eta,
+            "seed": 0,
+            "train_err": train,
+            "natural_err": test,
+            "adv_err": adv,
+        }
+        (job / "results.json").write_text(json.dumps(results))
+
+
+def test_a_claim_that_does_not_hold_is_reported_so(tmp_path):
+    # σ² = 0.5 with the adversarial error flat in η: Figure 2a's claim must fail.
+    _fabricated_toy_sweep(tmp_path / "flat", [(0.5, 0.0, 0.0, 0.01, 0.30), (0.5, 0.2, 0.0, 0.08, 0.35)])
+    verdicts = {v.id: v for v in check_claims(FIG2A, Results({"toy": tmp_path / "flat"}), None)}
+    assert verdicts["sigma2=0.5"].verdict == FAILS
+    assert "η=0.2: train 0.000, test 0.080, adv 0.350" in verdicts["sigma2=0.5"].ours
+    assert verdicts["sigma2=0.1"].verdict.startswith(
+        "not run: no finished run of sweep 'toy' with data.sigma2=0.1"
+    )
+    # The same claim on results where it holds.
+    _fabricated_toy_sweep(tmp_path / "rise", [(0.5, 0.0, 0.0, 0.01, 0.30), (0.5, 0.2, 0.0, 0.08, 1.0)])
+    rise = {v.id: v for v in check_claims(FIG2A, Results({"toy": tmp_path / "rise"}), None)}
+    assert rise["sigma2=0.5"].verdict == HOLDS
+    # A missing dataset: every claim not run, with the reason.
+    missing = check_claims(FIG2A, None, "MNIST not found in /nowhere")
+    assert {v.verdict for v in missing} == {"not run: MNIST not found in /nowhere"}
+
+
+def test_a_rerun_runs_no_finished_job_again_and_reruns_a_deleted_one(tmp_path):
+    args = ("thm2", "--scale", "smoke", "--out", "repro")
+    first = _reproduce(*args, cwd=tmp_path, data_dir=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    runs = tmp_path / "repro" / "thm2" / "smoke" / "runs" / "exact"
+    results = sorted(runs.glob("*/results.json"))
+    assert len(results) == job_count(THM2.sweeps["smoke"][0], []) == 4
+    stamps = {p: p.stat().st_mtime_ns for p in results}
+    again = _reproduce(*args, cwd=tmp_path, data_dir=tmp_path)
+    assert again.returncode == 0 and "4 jobs, 4 finished, 0 to run" in again.stdout
+    assert {p: p.stat().st_mtime_ns for p in results} == stamps
+    results[1].unlink()
+    third = _reproduce(*args, cwd=tmp_path, data_dir=tmp_path)
+    assert third.returncode == 0 and "4 jobs, 3 finished, 1 to run" in third.stdout
+    assert third.stdout.count("complete, skipped") == 3
+    assert all(p.stat().st_mtime_ns == stamps[p] for p in results if p != results[1])
+    assert results[1].exists()
+    claims = read_json(tmp_path / "repro" / "thm2" / "smoke" / "claims.json")
+    assert [c["verdict"] for c in claims["claims"]] == [HOLDS, HOLDS]
+    assert len(claims["runs"]) == 4 and claims["commands"][0].startswith(
+        "python -m benign_lightning +experiment="
+    )
+
+
+def test_all_at_smoke_scale_reports_every_figure(tmp_path, mnist_root):
+    proc = _reproduce(
+        "all", "--scale", "smoke", "--out", "repro", cwd=tmp_path, data_dir=mnist_root, timeout=1200
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for entry in ENTRIES:
+        folder = tmp_path / "repro" / entry.name / "smoke"
+        for name in ("REPORT.md", "report.html", "claims.json", "summary.csv"):
+            assert (folder / name).exists(), (entry.name, name)
+        claims = read_json(folder / "claims.json")
+        if any(d in entry.needs for d in ("CIFAR", "ImageNet")):  # not on this machine
+            assert claims["not_run"] and str(mnist_root) in claims["not_run"], claims["not_run"]
+            assert all(c["verdict"].startswith("not run: ") for c in claims["claims"])
+        else:
+            assert claims["not_run"] is None and claims["runs"], entry.name
+            assert all(
+                c["verdict"] in (HOLDS, FAILS) or c["verdict"].startswith("not run") for c in claims["claims"]
+            )
+    html = (tmp_path / "repro" / "fig2a" / "smoke" / "report.html").read_text()
+    assert "data:image/png;base64," in html and "sigma2=0.5" in html

@@ -81,10 +81,10 @@ def find_runs(folders: list[Path]) -> list[Run]:
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: no such folder")
         for path in sorted(folder.rglob("results.json")):
-            run_dir = path.parent.resolve()
-            if run_dir in seen or not (run_dir / "noise.npz").exists():
+            run_dir = path.parent  # as given (relative paths stay relative in the table)
+            if run_dir.resolve() in seen or not (run_dir / "noise.npz").exists():
                 continue
-            seen.add(run_dir)
+            seen.add(run_dir.resolve())
             if json.loads(path.read_text()).get("status") == "complete":
                 runs.append(read_run(run_dir))
     return runs

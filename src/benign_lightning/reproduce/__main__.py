@@ -39,6 +39,11 @@ def reproduce(target: Entry, scale: str, overrides: list[str], out: Path) -> lis
         for folder in folders.values():
             if folder.is_dir() and any(folder.iterdir()):
                 aggregate(folder, list(target.plot_by) or None)
+        if target.post is not None:
+            try:
+                target.post(folders)
+            except (FileNotFoundError, LookupError, ValueError) as e:  # its claims then say not run
+                print(f"[{target.name} {scale}] the step after the sweeps failed: {e}", file=sys.stderr)
         results = Results(folders)
     report_dir, verdicts = write_report(target, scale, out, overrides, results, not_run)
     held = sum(v.verdict == HOLDS for v in verdicts)

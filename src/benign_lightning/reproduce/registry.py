@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from benign_lightning.reproduce.results import NoRuns as NoRunsError
 from benign_lightning.reproduce.results import Results
@@ -52,6 +53,7 @@ class Entry:
     plot_by: tuple[str, ...] = ()  # the keys aggregate draws one line per value of
     x: str = "eta"  # aggregate's x axis for err_vs_<x>
     paper_numbers: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (what, the paper's value)
+    post: Callable[[dict[str, Path]], None] | None = None  # a step after the sweeps (sweep → folder)
 
 
 # --- the shared smoke settings: a handful of points, one epoch or two, a weak attack ----------------
@@ -854,21 +856,136 @@ WANG2024 = Entry(
     x="alpha_frac",
 )
 
-ENTRIES: tuple[Entry, ...] = (
-    FIG2A,
-    FIG2B,
-    SEC32,
-    FIG2CDE,
-    TABLE1,
-    FIG9B,
-    FIG9C,
-    FIG3,
-    FIG7,
-    FIG8,
-    FIG9A,
-    THM2,
-    WANG2024,
+
+def _single_run(folder: Path) -> Path:
+    runs = sorted(p.parent for p in folder.glob("*/results.json"))
+    if not runs:
+        raise NoRunsError(f"no finished run under {folder}")
+    return runs[0]
+
+
+def _influence(folders: dict[str, Path]) -> None:
+    """Zhang & Feldman's estimates of the ensemble job against the robust and the natural run."""
+    from benign_lightning import influence
+
+    jobs = sorted(p.parent for p in folders["mem"].glob("*/member_0"))
+    if jobs:
+        influence.write(jobs[0], _single_run(folders["robust"]), _single_run(folders["natural"]))
+
+
+def _influence_summary(r: Results) -> dict:
+    import json
+
+    found = sorted(r.sweep_dirs["mem"].glob("*/memorization_summary.json"))
+    if not found:
+        raise NoRunsError(
+            "no memorization_summary.json (the ensemble job or the influence step did not finish)"
+        )
+    summary = json.loads(found[0].read_text())
+    if summary.get("mem_mean_robust_unfit") is None:
+        raise NoRunsError("the robust run leaves no training point unfit")
+    return summary
+
+
+def _fig5a(r: Results) -> tuple[str, bool]:
+    s = _influence_summary(r)
+    unfit, all_points = s["mem_mean_robust_unfit"], s["mem_mean"]
+    ours = (
+        f"mean self-influence of the {s['n_robust_unfit']} points the robust run leaves unfit (natural "
+        f"fits): {_f(unfit)}; of all points: {_f(all_points)} ({s['models']} models)"
+    )
+    return ours, unfit >= 2 * all_points
+
+
+def _fig5b(r: Results) -> tuple[str, bool]:
+    s = _influence_summary(r)
+    wrong, all_points = s["max_infl_mean_robust_test_wrong"], s["max_infl_mean"]
+    if wrong is None:
+        raise NoRunsError("the robust run misclassifies no test point")
+    ours = (
+        f"mean largest influence on the {s['n_robust_test_wrong']} test points the robust run "
+        f"misclassifies: {_f(wrong)}; on all test points: {_f(all_points)}"
+    )
+    return ours, wrong > all_points
+
+
+TOY_SMALL = ("data.n_train=200", "data.n_test=100", "trainer.max_epochs=3", "trainer.min_epochs=1")
+FIG5 = Entry(
+    name="fig5",
+    title="Figure 5: the points robust training gets wrong are the memorised, highly influential ones",
+    section="§3.2, Figure 5 (Zhang & Feldman 2020's estimates)",
+    sweeps={
+        "smoke": (
+            Sweep("mem", ("+experiment=memorization_toy", *TOY_SMALL, "ensemble.size=4", "-m")),
+            Sweep(
+                "robust",
+                (
+                    "+experiment=toy_mnist",
+                    *TOY_SMALL,
+                    *SMOKE_ATTACK,
+                    "memorization=true",
+                    "method=at",
+                    "eps=0.05",
+                    "data_seed=0",
+                    "train_attack.steps=2",
+                    "-m",
+                ),
+            ),
+            Sweep("natural", ("+experiment=toy_mnist", *TOY_SMALL, *SMOKE_ATTACK, "data_seed=0", "-m")),
+        ),
+        "cpu": (
+            Sweep("mem", ("+experiment=memorization_toy", "-m")),
+            Sweep(
+                "robust",
+                (
+                    "+experiment=toy_mnist",
+                    "method=at",
+                    "eps=0.05",
+                    "data_seed=0",
+                    "trainer.max_epochs=20",
+                    "attack.checks=none",
+                    "-m",
+                ),
+            ),
+            Sweep("natural", ("+experiment=toy_mnist", "data_seed=0", "attack.checks=none", "-m")),
+        ),
+        "paper": (
+            Sweep("mem", ("+experiment=memorization_mnist", "-m")),
+            Sweep(
+                "robust", ("+experiment=mnist_robust_noise", "method=trades", "eta=0", "data_seed=0", "-m")
+            ),
+            Sweep("natural", ("+experiment=mnist_noise", "eta=0", "data_seed=0", "-m")),
+        ),
+    },
+    claims=(
+        Claim(
+            "5a",
+            "§3.2, Figure 5a: the training points an adversarially trained model mis-classifies "
+            "(blue) have higher self-influence than the points of the dataset (orange)",
+            "mean self-influence of the points the robust run leaves unfit (and natural training fits) "
+            "≥ 2× the mean over all training points",
+            _fig5a,
+        ),
+        Claim(
+            "5b",
+            "§3.2, Figure 5b: the test points an adversarially trained model mis-classifies are "
+            "more influenced by single training points than the test set as a whole",
+            "mean largest influence on the test points the robust run misclassifies > on all test points",
+            _fig5b,
+        ),
+    ),
+    cost={
+        "smoke": "≈ 30 s, CPU",
+        "cpu": "32 members + 2 runs, ≈ 12 min on 2 CPU cores",
+        "paper": "64 MNIST members + TRADES: ≈ 4 GPU-hours",
+    },
+    post=_influence,
 )
+
+# In the paper's order: §3.1, §3.2, the appendix, the theory, then beyond the paper.
+ENTRIES: tuple[Entry, ...] = (
+    FIG2A, FIG2B, FIG2CDE, FIG3, SEC32, FIG5, TABLE1, FIG7, FIG8, FIG9A, FIG9B, FIG9C, THM2, WANG2024,
+)  # fmt: skip
 
 
 def entry(name: str) -> Entry:

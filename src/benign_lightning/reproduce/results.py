@@ -15,8 +15,8 @@ from benign_lightning.aggregate import Job, read_jobs
 
 @dataclass
 class RunView:
-    """One finished job: a key is looked up in its results, then its resolved config (dotted), then
-    its overrides."""
+    """One finished job: a key is looked up in its results, then its overrides (as typed: an option
+    name such as ``model=mlp_2x100``), then its resolved config (dotted)."""
 
     job: Job
     config: dict[str, Any]
@@ -25,15 +25,15 @@ class RunView:
         results = self.job.results or {}
         if key in results:
             return results[key]
+        if key in self.job.overrides:
+            return self.job.overrides[key]
         node: Any = self.config
         for part in key.split("."):
             if not isinstance(node, dict) or part not in node:
                 node = None
                 break
             node = node[part]
-        if node is not None:
-            return node
-        return self.job.overrides.get(key, default)
+        return node if node is not None else default
 
     def matches(self, where: dict[str, Any]) -> bool:
         return all(_same(self.get(k), v) for k, v in where.items())

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from scipy.spatial import KDTree
 from torch import nn
 
 from benign_lightning.attacks import eval_mode
@@ -166,7 +165,11 @@ class RepresentationSnapshots(pl.Callback):
         adv, adv_y = snap[f"{tag}_adversarial"], snap[f"{tag}_adversarial_label"]
         if not len(adv):
             return float("nan")
-        nearest = KDTree(train).query(adv)[1]
+        # Exact nearest neighbours by brute force (600 × 300 distances). Not scipy's KDTree: with the
+        # run's flush-denormal mode on (run.py) it segfaults on some final-epoch activations
+        # (measured on repr_pca's epoch-20 snapshot, scipy 1.17).
+        distances = torch.cdist(torch.from_numpy(adv).double(), torch.from_numpy(train).double())
+        nearest = distances.argmin(1).numpy()
         return float((is_mislabelled[nearest] & (labels[nearest] == adv_y)).mean())
 
     def summary(self) -> dict[str, Any]:

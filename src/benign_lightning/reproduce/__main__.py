@@ -56,14 +56,16 @@ def reproduce(target: Entry, scale: str, overrides: list[str], out: Path) -> lis
 
 
 def _log_artifact(target: Entry, scale: str, report_dir: Path) -> None:
-    """With ``logger=wandb`` the report is a W&B artifact too (the mode follows WANDB_MODE)."""
+    """With ``logger=wandb`` the report is a W&B artifact too (the mode follows WANDB_MODE): its
+    files, not the run folders beside them."""
     import wandb
 
-    run = wandb.init(
-        project="benign_lightning", job_type="reproduce", name=f"{target.name}-{scale}", dir=str(report_dir)
-    )
+    run = wandb.init(project="benign_lightning", job_type="reproduce", name=f"{target.name}-{scale}",
+                     dir=str(report_dir / "runs"))  # fmt: skip
     artifact = wandb.Artifact(f"reproduction-{target.name.replace('.', '_')}-{scale}", type="report")
-    artifact.add_dir(str(report_dir), name="report")
+    for path in sorted(report_dir.iterdir()):
+        if path.is_file():
+            artifact.add_file(str(path), name=path.name)
     run.log_artifact(artifact)
     run.finish()
 

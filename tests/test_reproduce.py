@@ -132,3 +132,16 @@ def test_all_at_smoke_scale_reports_every_figure(tmp_path, mnist_root):
             )
     html = (tmp_path / "repro" / "fig2a" / "smoke" / "report.html").read_text()
     assert "data:image/png;base64," in html and "sigma2=0.5" in html
+
+
+def test_with_wandb_the_report_is_an_artifact(tmp_path):
+    env = {**os.environ, "WANDB_MODE": "offline", "BENIGN_DATA_DIR": str(tmp_path)}
+    argv = [sys.executable, "-m", "benign_lightning.reproduce", "thm2", "--scale", "smoke", "--out", "repro"]
+    proc = subprocess.run([*argv, "logger=wandb"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=900)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = list((tmp_path / "repro" / "thm2" / "smoke" / "runs" / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 1
+    record = runs[0].read_bytes()
+    assert b"reproduction-thm2-smoke" in record and b"REPORT.md" in record and b"claims.json" in record
+    assert b"checkpoints" not in record  # the run folders are not in it

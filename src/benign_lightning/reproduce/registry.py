@@ -744,7 +744,7 @@ def _repr_adversarial(r: Results) -> tuple[str, bool]:
     snapshots = (r.select("repr")[0].get("representations") or {}).get("nearer_other_class") or {}
     if not snapshots:
         raise NoRunsError("no representation snapshots in the run")
-    last = list(snapshots)[-1]
+    last = max(snapshots, key=lambda tag: int(tag.rsplit("_", 1)[1]))  # keys may come unordered
     beside = snapshots[last]["adversarial_nearest_is_mislabelled"]
     return (
         f"{last}: {_f(beside)} of adversarial examples lie beside a mislabelled point of their class",

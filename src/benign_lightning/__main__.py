@@ -18,6 +18,7 @@ from benign_lightning.errors import ConfigError
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def app(cfg: DictConfig) -> float | None:
     from benign_lightning.config import validate
+    from benign_lightning.results import finished_results
     from benign_lightning.run import print_summary, run, set_float32_precision
     from benign_lightning.run_lock import RunFolderLock, launch_rank
 
@@ -27,7 +28,7 @@ def app(cfg: DictConfig) -> float | None:
     ddp_env = {key: os.environ.get(key) for key in DDP_ENV}
     try:
         datamodule = validate(cfg)  # before anything is written
-        done = finished_results(run_dir) if cfg.get("skip_complete") else None
+        done = finished_results(run_dir) if cfg.get("skip_complete") else None  # results.py
         if done is not None:  # reproduce's reruns: a finished job is not run again
             print(f"complete, skipped: {run_dir}", flush=True)
             return done.get("adv_err")
@@ -46,21 +47,6 @@ def app(cfg: DictConfig) -> float | None:
         end_process_group(ddp_env)
     print_summary(results, run_dir)
     return results["adv_err"]  # what a Hydra sweeper would optimise
-
-
-def finished_results(run_dir: str) -> dict | None:
-    """The results of a run folder that finished (a single run's ``status: complete``, or an
-    ensemble job's ``status: ensemble``), else None."""
-    import json
-
-    path = Path(run_dir) / "results.json"
-    if not path.exists():
-        return None
-    try:
-        results = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return None
-    return results if results.get("status") in ("complete", "ensemble") else None
 
 
 def write_hydra_record(run_dir: str, cfg: DictConfig) -> None:

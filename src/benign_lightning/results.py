@@ -64,6 +64,19 @@ def run_identity(cfg: DictConfig, datamodule: Any, method_name: str) -> dict[str
     }
 
 
+def finished_results(run_dir: str | Path) -> dict[str, Any] | None:
+    """The results of a run folder that finished (a single run's ``status: complete``, or an
+    ensemble job's ``status: ensemble``), else None (``skip_complete`` and ``reproduce`` use it)."""
+    path = Path(run_dir) / "results.json"
+    if not path.exists():
+        return None
+    try:
+        results = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+    return results if results.get("status") in ("complete", "ensemble") else None
+
+
 def write_results(run_dir: str | Path, results: dict[str, Any]) -> Path:
     return atomic_write_json(Path(run_dir) / "results.json", results)
 

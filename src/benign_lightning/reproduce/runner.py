@@ -10,9 +10,9 @@ from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from benign_lightning.aggregate import read_jobs
 from benign_lightning.errors import ConfigError
 from benign_lightning.reproduce.registry import Entry, Sweep
+from benign_lightning.results import finished_results
 
 
 def sweep_dir(out: Path, entry: Entry, scale: str, sweep: Sweep) -> Path:
@@ -76,8 +76,11 @@ def why_not_runnable(entry: Entry, scale: str, overrides: list[str]) -> str | No
 
 
 def finished(folder: Path) -> int:
-    """Jobs under a sweep folder with a finished ``results.json``."""
-    return sum(1 for j in read_jobs(folder) if j.status == "complete") if folder.is_dir() else 0
+    """The sweep's job folders with a finished ``results.json`` (an ensemble job counts once, when
+    the job itself finished): the rule by which the app skips them."""
+    if not folder.is_dir():
+        return 0
+    return sum(finished_results(job) is not None for job in folder.iterdir() if job.is_dir())
 
 
 def run_sweeps(entry: Entry, scale: str, overrides: list[str], out: Path) -> dict[str, Path]:

@@ -134,6 +134,8 @@ BAD_VALUES = [
     (["small_loss_epoch=6", "trainer.max_epochs=5"], "small_loss_epoch=6 is after the last epoch"),
     (["small_loss_epoch=1", "memorization=false"], "small_loss_epoch=1 is recorded by the memorization"),
     (["data.noise_mode=human"], "ToyMNISTDataModule has no human label noise"),
+    (["data=cifar100", "data.label_set=fine2coarse", "method=fine2coarse", "data.cv_folds=4"],
+     "data.cv_folds with data.label_set=fine2coarse"),
 ]
 
 

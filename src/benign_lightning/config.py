@@ -315,6 +315,11 @@ def check_combinations(values: dict[str, Any], warn: bool = True) -> None:
             f"method=fine2coarse needs data.label_set=fine2coarse (got {_show(label_set)}): a dataset "
             "with fine and coarse labels, as in +experiment=fine2coarse_cifar100"
         )
+    if values["data"].get("cv_folds") and label_set == "fine2coarse":
+        raise ConfigError(
+            "data.cv_folds with data.label_set=fine2coarse: the held-out probabilities would be over the "
+            "coarse classes and the labels fine ones; cross-validate on label_set=fine or coarse"
+        )
     _check_autoattack(values)
     _check_ensemble(values)
     if warn:

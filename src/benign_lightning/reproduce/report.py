@@ -21,7 +21,7 @@ from benign_lightning.reproduce.results import NoRuns, Results
 from benign_lightning.reproduce.runner import command, sweep_dir
 
 HOLDS, FAILS, NOT_RUN = "holds", "does not hold", "not run"
-FIGURES = ("err_vs_*.png", "adv_err_vs_eps.png", "decision_regions.png")  # aggregate's
+FIGURES = ("err_vs_*.png", "adv_err_vs_eps.png", "decision_regions.png", "pr_*.png")  # aggregate's, detect's
 
 
 @dataclass

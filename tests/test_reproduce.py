@@ -11,7 +11,7 @@ import sys
 import yaml
 from conftest import read_json
 
-from benign_lightning.reproduce.registry import ENTRIES, FIG2A, SCALES, THM2
+from benign_lightning.reproduce.registry import ENTRIES, FIG2A, FIG7, SCALES, THM2
 from benign_lightning.reproduce.report import FAILS, HOLDS, check_claims
 from benign_lightning.reproduce.results import Results
 from benign_lightning.reproduce.runner import first_job, job_count
@@ -83,6 +83,18 @@ def test_a_claim_that_does_not_hold_is_reported_so(tmp_path):
     _fabricated_toy_sweep(tmp_path / "rise", [(0.5, 0.0, 0.0, 0.01, 0.30), (0.5, 0.2, 0.0, 0.08, 1.0)])
     rise = {v.id: v for v in check_claims(FIG2A, Results({"toy": tmp_path / "rise"}), None)}
     assert rise["sigma2=0.5"].verdict == HOLDS
+    # Results without a value the check reads (an older run): not run, saying why, not a crash.
+    _fabricated_toy_sweep(tmp_path / "old", [(0.5, 0.0, None, 0.01, 0.30), (0.5, 0.2, None, 0.08, 1.0)])
+    old = {v.id: v for v in check_claims(FIG2A, Results({"toy": tmp_path / "old"}), None)}
+    assert old["sigma2=0.5"].verdict.startswith("not run: sweep 'toy': no value of train_err")
+    for i, method in enumerate(("natural", "at")):  # Figure 7's runs without their per-disc errors
+        job = tmp_path / "circles" / f"{i}_job"
+        (job / ".hydra").mkdir(parents=True)
+        overrides = [f"method={method}", "model=mlp_4x100"]
+        (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+        (job / "results.json").write_text(json.dumps({"status": "complete", "method": method, "seed": 0}))
+    fig7 = check_claims(FIG7, Results({"circles": tmp_path / "circles"}), None)
+    assert fig7[0].verdict.startswith("not run: the check could not read the results (ValueError")
     # A missing dataset: every claim not run, with the reason.
     missing = check_claims(FIG2A, None, "MNIST not found in /nowhere")
     assert {v.verdict for v in missing} == {"not run: MNIST not found in /nowhere"}

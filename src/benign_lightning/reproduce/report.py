@@ -45,6 +45,8 @@ def check_claims(entry: Entry, results: Results | None, not_run: str | None) -> 
             verdict = HOLDS if holds else FAILS
         except NoRuns as e:
             ours, verdict = "", f"{NOT_RUN}: {e}"
+        except (KeyError, TypeError, ValueError, IndexError) as e:  # results without what the check reads
+            ours, verdict = "", f"{NOT_RUN}: the check could not read the results ({type(e).__name__}: {e})"
         out.append(Verdict(claim.id, claim.source, claim.paper, ours, verdict))
     return out
 

@@ -16,8 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benign_lightning.reproduce.results import NoRuns as NoRunsError
-from benign_lightning.reproduce.results import Results
+from benign_lightning.reproduce.results import NoRuns, Results
 
 SCALES = ("smoke", "cpu", "paper")
 Check = Callable[[Results], tuple[str, bool]]
@@ -663,7 +662,7 @@ FIG9A = Entry(
 def _union(r: Results) -> tuple[str, bool]:
     runs = [v for v in r.select("exact", method="union_of_intervals") if float(v.get("eta")) > 0]
     if not runs:
-        raise NoRunsError("no union-of-intervals run with η > 0")
+        raise NoRuns("no union-of-intervals run with η > 0")
     ours = "; ".join(
         f"η={float(v.get('eta')):g}: train {_f(v.get('train_err'))}, test {_f(v.get('natural_err'))}, "
         f"adv {_f(v.get('adv_err'))}"
@@ -743,7 +742,7 @@ THM2 = Entry(
 def _repr_adversarial(r: Results) -> tuple[str, bool]:
     snapshots = (r.select("repr")[0].get("representations") or {}).get("nearer_other_class") or {}
     if not snapshots:
-        raise NoRunsError("no representation snapshots in the run")
+        raise NoRuns("no representation snapshots in the run")
     last = max(snapshots, key=lambda tag: int(tag.rsplit("_", 1)[1]))  # keys may come unordered
     beside = snapshots[last]["adversarial_nearest_is_mislabelled"]
     return (
@@ -756,7 +755,7 @@ def _repr_late_fit(r: Results) -> tuple[str, bool]:
     run = r.select("repr")[0]
     clean, noisy = run.get("fit_epoch_median_clean"), run.get("fit_epoch_median_noisy")
     if clean is None or noisy is None:
-        raise NoRunsError("no memorization record in the run")
+        raise NoRuns("no memorization record in the run")
     return f"median stable fit epoch: clean {clean:g}, mislabelled {noisy:g}", noisy > clean
 
 
@@ -855,7 +854,7 @@ WANG2024 = Entry(
 def _single_run(folder: Path) -> Path:
     runs = sorted(p.parent for p in folder.glob("*/results.json"))
     if not runs:
-        raise NoRunsError(f"no finished run under {folder}")
+        raise NoRuns(f"no finished run under {folder}")
     return runs[0]
 
 
@@ -873,12 +872,12 @@ def _influence_summary(r: Results) -> dict:
 
     found = sorted(r.sweep_dirs["mem"].glob("*/memorization_summary.json"))
     if not found:
-        raise NoRunsError(
+        raise NoRuns(
             "no memorization_summary.json (the ensemble job or the influence step did not finish)"
         )
     summary = json.loads(found[0].read_text())
     if summary.get("mem_mean_robust_unfit") is None:
-        raise NoRunsError("the robust run leaves no training point unfit")
+        raise NoRuns("the robust run leaves no training point unfit")
     return summary
 
 
@@ -896,7 +895,7 @@ def _fig5b(r: Results) -> tuple[str, bool]:
     s = _influence_summary(r)
     wrong, all_points = s["max_infl_mean_robust_test_wrong"], s["max_infl_mean"]
     if wrong is None:
-        raise NoRunsError("the robust run misclassifies no test point")
+        raise NoRuns("the robust run misclassifies no test point")
     ours = (
         f"mean largest influence on the {s['n_robust_test_wrong']} test points the robust run "
         f"misclassifies: {_f(wrong)}; on all test points: {_f(all_points)}"
@@ -990,7 +989,7 @@ def _detection_rows(r: Results) -> dict[str, dict[str, str]]:
 
     path = r.sweep_dirs["natural"] / "detection.csv"
     if not path.exists():
-        raise NoRunsError("no detection.csv (the runs or the detect step did not finish)")
+        raise NoRuns("no detection.csv (the runs or the detect step did not finish)")
     with open(path) as f:
         return {row["detector"]: row for row in csv.DictReader(f)}
 
@@ -998,7 +997,7 @@ def _detection_rows(r: Results) -> dict[str, dict[str, str]]:
 def _detection_at(r: Results) -> tuple[str, bool]:
     at = _detection_rows(r).get("AT training errors")
     if at is None:
-        raise NoRunsError("no AT run in the detection table")
+        raise NoRuns("no AT run in the detection table")
     ours = f"AT: precision {at['precision']}, recall {at['recall']}, AUROC {at['auroc']} of its margin"
     return ours, float(at["auroc"]) >= 0.9
 
@@ -1010,7 +1009,7 @@ def _detection_vs_cl(r: Results) -> tuple[str, bool]:
         next((v for k, v in rows.items() if k.startswith("confident")), None),
     )
     if at is None or cl is None:
-        raise NoRunsError("the detection table lacks AT or confident learning")
+        raise NoRuns("the detection table lacks AT or confident learning")
     return f"average precision: AT {at['ap']}, confident learning {cl['ap']}", float(at["ap"]) >= float(
         cl["ap"]
     )

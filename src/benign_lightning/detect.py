@@ -23,7 +23,6 @@ import argparse
 import csv
 import hashlib
 import io
-import json
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -85,8 +84,9 @@ def find_runs(folders: list[Path]) -> list[Run]:
             if run_dir.resolve() in seen or not (run_dir / "noise.npz").exists():
                 continue
             seen.add(run_dir.resolve())
-            if json.loads(path.read_text()).get("status") == "complete":
-                runs.append(read_run(run_dir))
+            run = read_run(run_dir)
+            if run.results.get("status") == "complete":
+                runs.append(run)
     return runs
 
 

@@ -29,6 +29,7 @@ import torch
 from benign_lightning.callbacks.fit import TrainPredictions
 from benign_lightning.callbacks.logging import log_global
 from benign_lightning.errors import ConfigError
+from benign_lightning.evaluate import label_scores
 from benign_lightning.io import atomic_savez
 
 # "Small" datasets get the tracker by default: one extra prediction pass over the training set per
@@ -164,7 +165,7 @@ class MemorizationTracker(pl.Callback):
 
     def _record_loss(self, trainer: pl.Trainer, pl_module: pl.LightningModule, epoch: int) -> None:
         logits = self.predictions.logits(trainer, pl_module)
-        loss = torch.nn.functional.cross_entropy(logits, trainer.datamodule.eval_train.y, reduction="none")
+        loss = label_scores(logits, trainer.datamodule.eval_train.y)["loss"]
         self.fit_record.state["loss_at_epoch"] = loss.float().cpu()
         self.fit_record.state["loss_epoch"] = torch.tensor(epoch)
 

@@ -100,14 +100,9 @@ def read_human_labels(path: str | Path) -> dict[str, np.ndarray]:
 def label_arrays(
     path: str | Path, label: str, allowed: dict[str, tuple[str, str]]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The file's ``label`` noisy labels and the clean labels they go with; a label this dataset
-    does not have, or a file without it, is a ConfigError (``validate`` calls this before any
-    compute, ``human_noisy_labels`` again at setup)."""
-    if label not in allowed:
-        raise ConfigError(
-            f"data.noise_label={label!r} is not a label of this dataset's human noise; choose one of "
-            f"{', '.join(allowed)}"
-        )
+    """The file's ``label`` noisy labels and the clean labels they go with (``label``: one of
+    ``allowed``, checked by the datamodule); a file without them is a ConfigError (``validate``
+    calls this before any compute, ``human_noisy_labels`` again at setup)."""
     noisy_key, clean_key = allowed[label]
     arrays = read_human_labels(path)
     for k in (noisy_key, clean_key):
@@ -125,7 +120,7 @@ def human_noisy_labels(
     """The file's ``label`` labels for the whole training set, checked against ``clean_labels`` (the
     dataset's own training labels, in order): the file must hold as many entries, and its clean
     labels must be the dataset's, or the noisy labels belong to other images."""
-    noisy_key, clean_key = allowed.get(label, ("", ""))
+    noisy_key, clean_key = allowed[label]
     noisy, file_clean = label_arrays(path, label, allowed)
     clean = np.asarray(clean_labels, dtype=np.int64)
     if len(noisy) != len(clean) or len(file_clean) != len(clean):

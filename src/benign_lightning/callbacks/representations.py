@@ -97,11 +97,12 @@ class RepresentationSnapshots(pl.Callback):
         dm, model = points["dm"], pl_module.model
         device = pl_module.device
         for kind, rows in points["train"].items():
-            index = torch.from_numpy(rows)
-            self.snapshots[f"{tag}_{kind}"] = penultimate(model, dm.train.x[index].to(device).float())
+            # Split.inputs maps uint8 images (MNIST, CIFAR) to [0, 1], the model's input space.
+            index = torch.from_numpy(rows).to(dm.train.y.device)
+            self.snapshots[f"{tag}_{kind}"] = penultimate(model, dm.train.inputs(index).to(device))
             self.snapshots[f"{tag}_{kind}_label"] = points["clean"][rows]
-        index = torch.from_numpy(points["test"])
-        x, y = dm.test.x[index].to(device).float(), dm.test.y[index].to(device)
+        index = torch.from_numpy(points["test"]).to(dm.test.y.device)
+        x, y = dm.test.inputs(index).to(device), dm.test.y[index].to(device)
         with torch.enable_grad():
             x_adv = self.attack(model, x, y, eps=self.eps, seed=self.seed)
         self.snapshots[f"{tag}_adversarial"] = penultimate(model, x_adv)

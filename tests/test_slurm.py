@@ -86,6 +86,45 @@ def test_ddp_job_runs_one_slurm_task_per_device(tmp_path):
     assert read_json(job / "env.json")["slurm"]["ntasks"] == "2"
 
 
+def test_a_rank_that_dies_ends_the_whole_step(tmp_path):
+    """srun --kill-on-bad-exit=1 (the launcher's srun_args): when rank 1 of a 2-task job dies at
+    start-up, SLURM ends rank 0 too, instead of leaving it in the rendezvous for the process group's
+    30-minute timeout. (The launcher itself is not waited for: without accounting, which the local
+    cluster lacks, submitit cannot tell that a job failed, and keeps polling.)"""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    # Every Python process of the job's step runs this first; the task of rank 1 dies at once.
+    (hook / "sitecustomize.py").write_text(
+        "import os\n"
+        "if os.environ.get('SUBMITIT_EXECUTOR') and os.environ.get('SLURM_PROCID') == '1':\n"
+        "    os._exit(3)\n"
+    )
+    overrides = [*LAUNCH, *SMALL, "trainer=ddp_cpu", "trainer.max_epochs=1", "hydra.sweep.dir=sweep"]
+    env = {**os.environ, "PYTHONPATH": str(hook)}
+    launcher = subprocess.Popen([sys.executable, "-m", "benign_lightning", "-m", *overrides], cwd=tmp_path,
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        job_id = _slurm_job_id(tmp_path / "sweep")
+        job = _poll(lambda: _ended(job_id), 120, f"job {job_id} did not end")
+    finally:
+        launcher.kill()
+        subprocess.run(["scancel", job_id] if "job_id" in locals() else ["true"], check=False)
+    assert job["JobState"] == "FAILED", job
+    hours, minutes, seconds = map(int, job["RunTime"].split(":"))
+    assert hours == 0 and minutes == 0  # ended within a minute of rank 1's death
+    script = (tmp_path / "sweep" / ".submitit" / job_id / f"{job_id}_submission.sh").read_text()
+    assert "--kill-on-bad-exit=1" in script
+    log = (tmp_path / "sweep" / ".submitit" / job_id / f"{job_id}_0_log.err").read_text()
+    assert "task 1: Exited with exit code 3" in log and "task 0: Terminated" in log
+
+
+def _ended(job_id: str) -> dict[str, str] | None:
+    """``scontrol show job``'s fields once the job has ended, else None."""
+    line = subprocess.run(["scontrol", "-o", "show", "job", job_id], capture_output=True, text=True).stdout
+    fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+    return fields if fields.get("JobState") in ("FAILED", "COMPLETED", "CANCELLED", "TIMEOUT") else None
+
+
 def _queued() -> set[str]:
     return set(subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split())
 

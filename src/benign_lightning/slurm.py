@@ -11,8 +11,11 @@ folder, where ``run`` resumes from ``checkpoints/last.ckpt``.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from typing import Any
 
+from hydra.core.config_store import ConfigStore
+from hydra_plugins.hydra_submitit_launcher.config import SlurmQueueConf
 from omegaconf import DictConfig, OmegaConf
 
 from benign_lightning.errors import ConfigError
@@ -24,6 +27,21 @@ def slurm_gpus(accelerator: Any, devices: Any) -> Any:
 
 
 OmegaConf.register_new_resolver("slurm_gpus", slurm_gpus, replace=True)
+
+
+@dataclass
+class BenignSlurmQueueConf(SlurmQueueConf):
+    """hydra-submitit-launcher's SLURM settings (``submitit_slurm``) plus ``srun_args``, the
+    arguments of each job's ``srun`` step: submitit takes them, the plugin's schema has no key."""
+
+    _target_: str = "hydra_plugins.benign_lightning_slurm.SlurmLauncher"
+    srun_args: list[str] = field(default_factory=list)
+
+
+# conf/hydra/launcher/slurm.yaml builds on it (this module is imported before any config is composed).
+ConfigStore.instance().store(
+    group="hydra/launcher", name="benign_slurm_base", node=BenignSlurmQueueConf, provider="benign_lightning"
+)
 
 
 def check_resources(params: dict[str, Any]) -> None:

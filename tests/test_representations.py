@@ -29,7 +29,8 @@ class InputRange(nn.Module):
 
 
 def test_snapshots_of_mnist_images_are_taken_on_unit_interval_inputs(tmp_path):
-    data = MNISTDataModule(data_dir=str(make_idx_mnist(tmp_path, n_train=60, n_test=30)), eta=0.5, data_seed=0)
+    root = make_idx_mnist(tmp_path, n_train=60, n_test=30)
+    data = MNISTDataModule(data_dir=str(root), eta=0.5, data_seed=0)
     data.prepare_data()
     data.setup()
     assert data.train.x.dtype == torch.uint8 and int(data.train.x.max()) > 200  # raw pixel values

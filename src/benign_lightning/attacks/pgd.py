@@ -129,10 +129,9 @@ def margin_logit_direction(logits: torch.Tensor, y: torch.Tensor) -> torch.Tenso
     strongest other class, −1 at the true one. It does not saturate on confident points, where the
     cross-entropy's gradient vanishes, so it is the usual second loss of a strong evaluation."""
     other = logits.detach().masked_fill(F.one_hot(y, logits.shape[1]).bool(), float("-inf")).argmax(1)
-    g = torch.zeros_like(logits)
-    g[torch.arange(len(y)), other] = 1.0
-    g[torch.arange(len(y)), y] = -1.0
-    return g
+    # scatter on the logits' device: a host-built row index would be copied to the device every step.
+    g = torch.zeros_like(logits).scatter_(1, other[:, None], 1.0)
+    return g.scatter_(1, y[:, None], -1.0)
 
 
 # The losses PGD can ascend, by name (``attack.loss``).

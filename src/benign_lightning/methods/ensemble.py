@@ -34,6 +34,9 @@ class EnsembleMixin:
         n = len(self.member_seeds)
         self.train_loss_by_epoch: list[list[float]] = [[] for _ in range(n)]
         self.stopped = torch.zeros(n, dtype=torch.bool)  # members whose training has ended
+        # The stopped members (their indices, on the device) and their weights, put back after
+        # every step: built once per stop, so a step copies them without waiting for the host.
+        self._stopped_index: torch.Tensor | None = None
         self._frozen: dict[str, torch.Tensor] = {}
         self._rows_per_member = 0
 
@@ -87,20 +90,26 @@ class EnsembleMixin:
         self.log("train/err", (errors / n)[trained].mean(), prog_bar=True)
 
     # --- stopping members ---------------------------------------------------------------------
+    @torch.no_grad()
     def stop_members(self, members: list[int]) -> None:
         """End the training of ``members``: their current weights are kept from now on."""
-        for name, p in self.model.stacked.items():
-            frozen = self._frozen.setdefault(name, p.detach().clone())
-            frozen[members] = p.detach()[members]
+        earlier = self._stopped_index
         self.stopped[members] = True
+        index = torch.nonzero(self.stopped).flatten().to(self.device)
+        for name, p in self.model.stacked.items():
+            frozen = p.detach()[index].clone()
+            if earlier is not None:  # members stopped before keep the weights they stopped with
+                kept = torch.isin(index, earlier)
+                frozen[kept] = self._frozen[name]
+            self._frozen[name] = frozen
+        self._stopped_index = index
 
     @torch.no_grad()
     def _restore_stopped(self) -> None:
-        if not self.stopped.any():
+        if self._stopped_index is None:
             return
-        stopped = self.stopped.to(self.device)
         for name, p in self.model.stacked.items():
-            p[stopped] = self._frozen[name][stopped]
+            p.index_copy_(0, self._stopped_index, self._frozen[name])
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["train_loss_by_epoch"] = [list(losses) for losses in self.train_loss_by_epoch]

@@ -163,26 +163,34 @@ class MemberBlocks(nn.Module):
 
 class MemberRows(nn.Module):
     """Rows that each belong to one member (``member_of_row``), answered by their members: vmapped,
-    each member's rows padded to the largest member's count; in turn, each member on its own rows."""
+    each member's rows padded to ``width`` (by default the largest member's count); in turn, each
+    member on its own rows."""
 
-    def __init__(self, stacked: StackedModels, member_of_row: torch.Tensor) -> None:
+    def __init__(self, stacked: StackedModels, member_of_row: torch.Tensor, width: int | None = None) -> None:
         super().__init__()
         self.stacked = stacked
         self.member_of_row = member_of_row.long()
         members = self.member_of_row
         self.order = torch.argsort(members, stable=True)
-        counts = torch.bincount(members, minlength=stacked.size)
-        self.counts = counts.tolist()
-        starts = torch.cumsum(counts, 0) - counts
+        self._counts = torch.bincount(members, minlength=stacked.size)
+        starts = torch.cumsum(self._counts, 0) - self._counts
         sorted_members = members[self.order]
         position = torch.arange(len(members), device=members.device) - starts[sorted_members]
         self.slot = (sorted_members, position)
-        self.width = max(self.counts, default=0)
+        # Reading the largest count from the device waits for it: once per batch, and not on every
+        # step of PGD's early stop, whose subsets keep their batch's width (``select_rows``).
+        self.width = int(self._counts.max()) if width is None and len(members) else int(width or 0)
         self.inverse = torch.argsort(self.order)
 
+    @property
+    def counts(self) -> list[int]:
+        """Each member's number of rows (host integers: the in-turn path splits by them)."""
+        return self._counts.tolist()
+
     def select_rows(self, keep: torch.Tensor | slice) -> MemberRows:
-        """The same members for the rows ``keep`` (a boolean mask, an index or a slice)."""
-        return MemberRows(self.stacked, self.member_of_row[keep])
+        """The same members for the rows ``keep`` (a boolean mask, an index or a slice); a subset
+        never has more rows per member than its batch, so it keeps the batch's padded width."""
+        return MemberRows(self.stacked, self.member_of_row[keep], width=self.width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if len(x) != len(self.member_of_row):

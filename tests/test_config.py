@@ -113,6 +113,13 @@ BAD_VALUES = [
     (["optimizer.lr=0"], "optimizer.lr=0: must be a number > 0"),
     (["train_attack.step_size=-1"], "train_attack.step_size=-1: must be null, or a number > 0"),
     (["trainer.precision=8"], "trainer.precision=8: must be one of 32-true"),
+    # Accepted once, then a crash at evaluation (bf16 weights, fp32 inputs; reproduced on a CPU).
+    (["trainer.precision=bf16-true"], "trainer.precision=bf16-true: must be one of 32-true, 32, 16-mixed, "
+     "bf16-mixed (fp32 weights"),
+    (["trainer.precision=16-true"], "trainer.precision=16-true: must be one of 32-true"),
+    (["trainer.precision=64-true"], "trainer.precision=64-true: must be one of 32-true"),
+    (["trainer.accelerator=gpu", "trainer.deterministic=true"], "trainer.deterministic=true on CUDA: PyTorch "
+     "has no deterministic CUDA kernel for nll_loss"),
     (["scheduler=cosine", "trainer.max_epochs=-1"], "scheduler.T_max=-1 (from ${trainer.max_epochs})"),
     (["early_stopping.enabled=true"], "early_stopping.enabled=true needs a held-out split: set data.holdout"),
     (["optimizer=adam", "+optimizer.momentum=0.9"], "optimizer.momentum=0.9: torch.optim.Adam takes no such"),

@@ -221,8 +221,12 @@ SCHEMA: dict[str, Rule] = {
     "trainer.num_nodes": integer(1),
     "trainer.devices": integer(1) | one_of(-1, "auto") | list_of(integer(0), non_empty=True),
     "trainer.accelerator": one_of("auto", "cpu", "gpu", "cuda", "mps", "tpu"),
-    "trainer.precision": one_of(
-        "32-true", "32", 32, "16-mixed", "bf16-mixed", "bf16-true", "16-true", "64-true"
+    # The weights stay fp32: evaluation and its attacks run in fp32 (PGD steps of 1/255 vanish in
+    # bf16's 1/256 spacing near 1.0), so "*-true" half or double weights are not offered.
+    "trainer.precision": Rule(
+        "one of 32-true, 32, 16-mixed, bf16-mixed (fp32 weights; bf16-true, 16-true and 64-true would "
+        "hand evaluation weights of another dtype than its fp32 inputs)",
+        one_of("32-true", "32", 32, "16-mixed", "bf16-mixed").test,
     ),
     "trainer.limit_train_batches": NULL | integer(1) | number(0, 1, open_low=True),
     "trainer.overfit_batches": integer(0) | number(0, 1),
@@ -322,6 +326,7 @@ def check_combinations(values: dict[str, Any], warn: bool = True) -> None:
         )
     _check_autoattack(values)
     _check_ensemble(values)
+    _check_deterministic(values["trainer"])
     if warn:
         _warn_unreachable_eps(values)
 
@@ -340,6 +345,30 @@ def _check_small_loss(values: dict[str, Any]) -> None:
     if max_epochs not in (None, -1) and epoch > max_epochs:
         raise ConfigError(
             f"small_loss_epoch={epoch} is after the last epoch (trainer.max_epochs={max_epochs})"
+        )
+
+
+def runs_on_cuda(trainer: dict[str, Any]) -> bool:
+    """Will the trainer run on CUDA (``gpu``/``cuda``, or ``auto`` where a GPU is visible)?"""
+    accelerator = str(trainer.get("accelerator", "auto"))
+    if accelerator == "auto":
+        import torch
+
+        return torch.cuda.is_available()
+    return accelerator in ("gpu", "cuda")
+
+
+def _check_deterministic(trainer: dict[str, Any]) -> None:
+    """``trainer.deterministic=true`` on CUDA stops at the first training step: PyTorch has no
+    deterministic CUDA kernel for ``nll_loss`` (the cross-entropy of every method) nor for the
+    backward of ``adaptive_avg_pool2d`` (every torchvision architecture)."""
+    if trainer.get("deterministic") is True and runs_on_cuda(trainer):
+        raise ConfigError(
+            "trainer.deterministic=true on CUDA: PyTorch has no deterministic CUDA kernel for nll_loss (the "
+            "cross-entropy every method trains on) nor for adaptive_avg_pool2d's backward (every torchvision "
+            "architecture), so the run would stop at its first step. Use trainer.deterministic=warn "
+            "(deterministic kernels where they exist, a warning where not), or trainer.accelerator=cpu for "
+            "runs that repeat bit for bit"
         )
 
 

@@ -8,6 +8,7 @@ is evaluated exactly once (``distributed.py``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,29 @@ from benign_lightning.attacks.spec import AttackSpec
 from benign_lightning.data.base import Split, stack_splits, to_unit_interval
 from benign_lightning.distributed import dist_rank_world, gather_objects, gather_rows, my_shard
 from benign_lightning.eval_checks import CHECK_POINTS, run_checks
+
+
+@contextmanager
+def exact_fp32() -> Iterator[None]:
+    """Evaluation's numerics, restored on exit: fp32 matmuls and convolutions without TF32, and
+    cuDNN's autotuner off.
+
+    TF32 (``set_float32_matmul_precision("high")`` for training speed, and cuDNN's default for
+    convolutions on Ampere and Hopper) rounds inputs to a 10-bit mantissa: steps of 2^-11 near 1.0,
+    below one PGD step at the smallest eps of the CIFAR grid, the same argument that keeps
+    evaluation out of bf16. The autotuner (``trainer.benchmark``, on with ``speed=fast``) would tune
+    every new input shape again, and early-stopped PGD shrinks its batch at almost every step; off,
+    cuDNN takes its heuristic choice at once. (Padding the batches to a few fixed sizes would keep
+    the tuning but attack rows that are no longer there.)"""
+    cuda_matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    saved = (torch.get_float32_matmul_precision(), cuda_matmul.allow_tf32, cudnn.allow_tf32, cudnn.benchmark)
+    torch.set_float32_matmul_precision("highest")
+    cuda_matmul.allow_tf32 = cudnn.allow_tf32 = cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(saved[0])  # (it sets matmul's allow_tf32 too: restored next)
+        cuda_matmul.allow_tf32, cudnn.allow_tf32, cudnn.benchmark = saved[1:]
 
 
 def eps_grid(eval_eps: Iterable[float], eps: float) -> list[float]:
@@ -57,6 +81,7 @@ def predict(model: nn.Module, split: Split, batch_size: int) -> torch.Tensor:
     return torch.cat(preds) if preds else split.y.new_empty(0)
 
 
+@exact_fp32()
 def predict_logits(model: nn.Module, split: Split, batch_size: int) -> torch.Tensor:
     """The logits (fp32) of every example of ``split``, in order, sharded over the DDP ranks; every
     rank gets every row."""
@@ -82,6 +107,7 @@ def model_device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+@exact_fp32()
 def predict_all(model: nn.Module, split: Split, batch_size: int) -> torch.Tensor:
     """``predict`` sharded over the DDP ranks; every rank gets every prediction."""
     return gather_rows(predict(model, split[my_shard(len(split))], batch_size), len(split))
@@ -143,6 +169,7 @@ def _offset(seed: int | Sequence[int], by: int) -> int | list[int]:
     return int(seed) + by if isinstance(seed, int) else [int(s) + by for s in seed]
 
 
+@exact_fp32()
 def adversarially_correct_all(
     model: nn.Module, split: Split, *, natural_correct: torch.Tensor, seed: int | Sequence[int] = 0,
     **kwargs: Any,
@@ -320,6 +347,7 @@ def summarize(
     return metrics, arrays
 
 
+@exact_fp32()
 def evaluate(
     model: nn.Module,
     *,
@@ -352,6 +380,7 @@ class MemberData:
     heldout: Split | None = None
 
 
+@exact_fp32()
 def evaluate_members(
     stacked: nn.Module, members: Sequence[MemberData], *, seeds: Sequence[int], eps: float,
     eval_eps: Iterable[float], attack: AttackSpec, batch_size: int, envelope_only: bool = False,

@@ -22,6 +22,7 @@ from torch import nn
 from benign_lightning.attacks import eval_mode
 from benign_lightning.attacks.spec import AttackSpec
 from benign_lightning.errors import ConfigError
+from benign_lightning.evaluate import exact_fp32
 from benign_lightning.io import atomic_savez
 
 KINDS = ("clean", "mislabelled", "adversarial")
@@ -92,6 +93,7 @@ class RepresentationSnapshots(pl.Callback):
         clean = dm.clean_train_labels.cpu().numpy()
         return {"dm": dm, "train": pick, "test": test, "clean": clean}
 
+    @exact_fp32()
     def _capture(self, trainer: pl.Trainer, pl_module: pl.LightningModule, tag: str) -> None:
         points = self._points(trainer)
         dm, model = points["dm"], pl_module.model

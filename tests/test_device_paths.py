@@ -1,0 +1,73 @@
+"""GPU paths that this CPU machine cannot run, tested by their logic: what evaluation does to the
+numerics flags, where collectives put their tensors, what the config refuses for CUDA. The runs
+themselves are checked by ``scripts/gpu_check.sh`` on the first GPU at hand."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+from torch import nn
+
+from benign_lightning.attacks.spec import AttackSpec
+from benign_lightning.config import _check_deterministic, resolved
+from benign_lightning.data import ToyMNISTDataModule
+from benign_lightning.errors import ConfigError
+from benign_lightning.evaluate import evaluate
+
+
+def _flags() -> tuple:
+    return (torch.get_float32_matmul_precision(), torch.backends.cuda.matmul.allow_tf32,
+            torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark)  # fmt: skip
+
+
+class FlagRecorder(nn.Module):
+    """A linear classifier that records the numerics flags each time it is called."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(784, 10)
+        self.seen: set[tuple] = set()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.add(_flags())
+        return self.linear(x.flatten(1))
+
+
+@pytest.fixture
+def fast_training_flags():
+    """What a GPU run has on while it trains: TF32 (run.set_float32_precision, cuDNN's default) and
+    cuDNN's autotuner (speed=fast)."""
+    before = _flags()
+    torch.set_float32_matmul_precision("high")
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cudnn.benchmark = True
+    training = _flags()
+    yield training
+    torch.set_float32_matmul_precision(before[0])
+    cudnn = torch.backends.cudnn
+    torch.backends.cuda.matmul.allow_tf32, cudnn.allow_tf32, cudnn.benchmark = before[1:]
+
+
+def test_evaluation_runs_without_tf32_or_autotuning_and_restores_them(fast_training_flags):
+    data = ToyMNISTDataModule(eta=0.2, data_seed=0, n_train=64, n_test=32)
+    data.setup()
+    model = FlagRecorder()
+    evaluate(model, train=data.train, clean_train_labels=data.clean_train_labels, test=data.test, eps=0.1,
+             eval_eps=[0.05], attack=AttackSpec(name="pgd", norm="linf", steps=2), batch_size=16,
+             checks="cheap")  # fmt: skip
+    assert model.seen == {("highest", False, False, False)}  # every forward: fp32, no autotuner
+    assert _flags() == fast_training_flags  # training's settings are back
+
+
+def test_the_deterministic_refusal_follows_where_the_run_goes(monkeypatch):
+    def values(**trainer):
+        return resolved(OmegaConf.create({"trainer": trainer}))["trainer"]
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    with pytest.raises(ConfigError, match="trainer.deterministic=true on CUDA"):
+        _check_deterministic(values(accelerator="auto", deterministic=True))  # auto takes the GPU
+    _check_deterministic(values(accelerator="auto", deterministic="warn"))  # warn_only: allowed
+    _check_deterministic(values(accelerator="cpu", deterministic=True))  # CPU kernels are deterministic
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    _check_deterministic(values(accelerator="auto", deterministic=True))

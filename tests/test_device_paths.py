@@ -12,8 +12,9 @@ from torch import nn
 from benign_lightning.attacks.spec import AttackSpec
 from benign_lightning.config import _check_deterministic, resolved
 from benign_lightning.data import ToyMNISTDataModule
+from benign_lightning.data.base import Split
 from benign_lightning.errors import ConfigError
-from benign_lightning.evaluate import evaluate
+from benign_lightning.evaluate import evaluate, predict_logits
 
 
 def _flags() -> tuple:
@@ -71,3 +72,52 @@ def test_the_deterministic_refusal_follows_where_the_run_goes(monkeypatch):
     _check_deterministic(values(accelerator="cpu", deterministic=True))  # CPU kernels are deterministic
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     _check_deterministic(values(accelerator="auto", deterministic=True))
+
+
+def _gather_logits(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    """One rank of a gloo group: the logits of a 2-row split, sharded over ``world`` ranks."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(0)
+        model = nn.Linear(4, 3)
+        split = Split(torch.rand(2, 4, generator=torch.Generator().manual_seed(1)), torch.tensor([0, 1]))
+        torch.save(predict_logits(model, split, batch_size=8), f"{out_dir}/{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_rank_with_no_rows_gathers_the_others_logits(tmp_path):
+    """2 test rows on 3 ranks: rank 2's shard is empty, and its logits were never computed; every
+    rank must still get the 2 × 3 logits (its padding once had another shape than the others')."""
+    import torch.multiprocessing as mp
+
+    mp.spawn(_gather_logits, args=(3, str(tmp_path / "init"), str(tmp_path)), nprocs=3, join=True)
+    torch.manual_seed(0)
+    expected = nn.Linear(4, 3)(torch.rand(2, 4, generator=torch.Generator().manual_seed(1))).detach()
+    for rank in range(3):
+        torch.testing.assert_close(torch.load(tmp_path / f"{rank}.pt"), expected)
+
+
+def test_evaluation_gathers_on_the_models_device(monkeypatch):
+    """The DataLoader path keeps its splits on the host; NCCL takes CUDA tensors only, so every
+    gather of evaluation runs on the model's device."""
+    import benign_lightning.evaluate as evaluation
+
+    devices = []
+    gather = evaluation.gather_rows
+
+    def recording(local, n, device=None):
+        devices.append(device)
+        return gather(local, n, device)
+
+    monkeypatch.setattr(evaluation, "gather_rows", recording)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    data = ToyMNISTDataModule(n_train=32, n_test=16)
+    data.setup()
+    correct = evaluation.predict_all(model, data.test, 8) == data.test.y
+    evaluation.predict_logits(model, data.test, 8)
+    evaluation.adversarially_correct_all(model, data.test, natural_correct=correct, eps=0.1,
+                                         attack=AttackSpec(name="pgd", norm="linf", steps=2))  # fmt: skip
+    assert devices == [evaluation.model_device(model)] * 3

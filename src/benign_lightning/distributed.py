@@ -37,22 +37,32 @@ def my_shard(n: int) -> slice:
     return slice(*shard_bounds(n, world)[rank])
 
 
-def gather_rows(local: torch.Tensor, n: int) -> torch.Tensor:
-    """Concatenate every rank's ``local`` rows (its ``my_shard(n)`` slice) in rank order."""
+def gather_rows(local: torch.Tensor, n: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """Concatenate every rank's ``local`` rows (its ``my_shard(n)`` slice) in rank order, on
+    ``local``'s device.
+
+    ``device`` is where the collective runs: the model's device. NCCL takes CUDA tensors only, and
+    the DataLoader path keeps its splits (so the rows' labels and masks) on the host. A rank with an
+    empty shard (fewer rows than ranks) may hold a tensor without the others' trailing dimensions
+    (``torch.empty(0, 0)`` for logits it never computed): every rank pads to the shape and dtype of
+    the ranks that have rows, which they agree on first."""
     rank, world = dist_rank_world()
     if world == 1:
         return local
     bounds = shard_bounds(n, world)
+    shapes = gather_objects((tuple(local.shape[1:]), local.dtype) if len(local) else None)
+    tail, dtype = next((s for s in shapes if s is not None), (tuple(local.shape[1:]), local.dtype))
     width = max(stop - start for start, stop in bounds)
+    device = torch.device(device) if device is not None else local.device
     # Bool tensors are not supported by every backend; gather as uint8 and convert back.
-    dtype = local.dtype
-    payload = local.to(torch.uint8) if dtype == torch.bool else local
-    padded = payload.new_zeros((width, *local.shape[1:]))
-    padded[: len(local)] = payload
+    wire = torch.uint8 if dtype == torch.bool else dtype
+    padded = torch.zeros((width, *tail), dtype=wire, device=device)
+    if len(local):
+        padded[: len(local)] = local.to(device=device, dtype=wire)
     parts = [torch.empty_like(padded) for _ in range(world)]
     dist.all_gather(parts, padded)
     rows = torch.cat([p[: stop - start] for p, (start, stop) in zip(parts, bounds, strict=True)])
-    return rows.to(dtype)
+    return rows.to(device=local.device, dtype=dtype)
 
 
 def gather_objects(obj: Any) -> list[Any]:

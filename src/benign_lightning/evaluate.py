@@ -88,7 +88,7 @@ def predict_logits(model: nn.Module, split: Split, batch_size: int) -> torch.Ten
     shard = split[my_shard(len(split))]
     parts = [logits.float().to(split.y.device) for logits in _logit_batches(model, shard, batch_size)]
     local = torch.cat(parts) if parts else torch.empty(0, 0, device=split.y.device)
-    return gather_rows(local, len(split))
+    return gather_rows(local, len(split), device=model_device(model))
 
 
 def label_scores(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -110,7 +110,8 @@ def model_device(model: nn.Module) -> torch.device:
 @exact_fp32()
 def predict_all(model: nn.Module, split: Split, batch_size: int) -> torch.Tensor:
     """``predict`` sharded over the DDP ranks; every rank gets every prediction."""
-    return gather_rows(predict(model, split[my_shard(len(split))], batch_size), len(split))
+    local = predict(model, split[my_shard(len(split))], batch_size)
+    return gather_rows(local, len(split), device=model_device(model))
 
 
 def adversarially_correct(
@@ -180,7 +181,7 @@ def adversarially_correct_all(
     local = adversarially_correct(
         model, split[rows], natural_correct=natural_correct[rows], seed=_offset(seed, 7919 * rank), **kwargs
     )
-    return gather_rows(local, len(split))
+    return gather_rows(local, len(split), device=model_device(model))
 
 
 def adversarial_grid(

@@ -11,7 +11,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, read_write
 
-from benign_lightning import quiet, slurm  # noqa: F401  (slurm registers the resolver its launcher uses)
+from benign_lightning import quiet, slurm  # noqa: F401  (slurm registers its launcher's config)
 from benign_lightning.errors import ConfigError
 
 
@@ -28,6 +28,7 @@ def app(cfg: DictConfig) -> float | None:
     ddp_env = {key: os.environ.get(key) for key in DDP_ENV}
     try:
         datamodule = validate(cfg)  # before anything is written
+        slurm.check_slurm_step(cfg)  # as many processes as the SLURM step has tasks
         done = finished_results(run_dir) if cfg.get("skip_complete") else None  # results.py
         if done is not None:  # reproduce's reruns: a finished job is not run again
             print(f"complete, skipped: {run_dir}", flush=True)

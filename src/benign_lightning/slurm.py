@@ -107,6 +107,56 @@ def sbatch_refusal(stderr: str) -> str:
     return f"sbatch refused the sweep: {message}" + (f". {hint}" if hint else "")
 
 
+def _process_count(trainer: DictConfig) -> int | None:
+    """How many processes the trainer runs (devices × nodes); None where only Lightning can tell
+    (``devices: -1`` or ``auto`` on CPUs)."""
+    from benign_lightning.config import runs_on_cuda
+
+    devices = trainer.devices
+    if isinstance(devices, int) and devices > 0:
+        per_node = devices
+    elif OmegaConf.is_list(devices) or isinstance(devices, list | tuple):
+        per_node = len(devices)
+    elif runs_on_cuda(trainer):  # -1 or auto: every GPU of the node
+        import torch
+
+        per_node = torch.cuda.device_count()
+    else:
+        return None
+    return per_node * int(trainer.num_nodes)
+
+
+def check_slurm_step(cfg: DictConfig) -> None:
+    """A run inside a SLURM job must be as many processes as the job step has tasks.
+
+    Lightning takes its ranks from SLURM whenever it sees a batch job (``SLURM_NTASKS`` set, the job
+    not named ``bash`` or ``interactive``), one rank per task: with ``trainer.devices=4`` in a
+    step of one task (or in the batch script itself, which is one process whatever ``--ntasks``
+    says) it refuses, or waits for ranks that never start. Inside an interactive allocation
+    Lightning starts the ranks itself, and nothing is checked. Called by the job before anything is
+    written (not by the SLURM launcher, whose host may itself run inside a job)."""
+    from lightning_fabric.plugins.environments import SLURMEnvironment
+
+    if not SLURMEnvironment.detect():
+        return
+    wanted = _process_count(cfg.trainer)
+    step_tasks = os.environ.get("SLURM_STEP_NUM_TASKS")
+    tasks = int(step_tasks) if step_tasks else 1
+    if wanted is None or wanted == tasks:
+        return
+    trainer = cfg.trainer
+    if step_tasks:
+        where = f"but this SLURM step runs {tasks} task(s)"
+    else:
+        where = "but this SLURM batch script is one process (it was not started by srun)"
+    raise ConfigError(
+        f"trainer.devices={trainer.devices} x trainer.num_nodes={trainer.num_nodes} = {wanted} processes, "
+        f"{where}: Lightning runs one rank per SLURM task. Submit with hydra/launcher=slurm (one task per "
+        f"device), or start the run with srun --nodes={trainer.num_nodes} "
+        f"--ntasks-per-node={wanted // int(trainer.num_nodes)} python -m benign_lightning ..."
+    )
+
+
 def under_submitit() -> bool:
     """True in a job started by submitit (its sbatch script exports SUBMITIT_EXECUTOR)."""
     return bool(os.environ.get("SUBMITIT_EXECUTOR"))

@@ -1,0 +1,267 @@
+"""What a cluster does to a run that a laptop does not, simulated on this machine: filesystems
+without ``flock``, read-only dataset folders, interactive SLURM allocations, SLURM steps of the
+wrong size, two nodes (torchrun's rendezvous and sbatch's variables on 127.0.0.1), and ranks that
+see the run folder differently. ``../shared/ENVIRONMENT.md`` says how each is simulated."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import QUIET, read_json, run_cli
+
+from benign_lightning import run_lock
+from benign_lightning.errors import ConfigError
+from benign_lightning.run_lock import HELD_NAME, LOCK_NAME, RunFolderLock, launch_rank
+
+TOY = [*QUIET, "data.n_train=300", "data.n_test=50", "attack.steps=2", "trainer.min_epochs=null",
+       "logger=none", "trainer.max_epochs=1"]  # fmt: skip
+# Python's start-up runs this sitecustomize.py: flock answers as NFS without lockd does.
+NO_FLOCK_HOOK = (
+    "import errno, fcntl\n"
+    "def _flock(fd, op):\n"
+    "    raise OSError(errno.ENOLCK, 'No locks available')\n"
+    "fcntl.flock = _flock\n"
+)
+
+
+def _no_flock(monkeypatch, code: int = errno.ENOLCK) -> None:
+    def refuse(fd, op):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(run_lock.fcntl, "flock", refuse)
+
+
+# --- the run folder's lock where flock is not supported -----------------------------------------
+def test_a_run_on_a_filesystem_without_flock_locks_with_a_lock_file(tmp_path):
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(NO_FLOCK_HOOK)
+    proc = run_cli(*TOY, "hydra.run.dir=r", cwd=tmp_path, env={"PYTHONPATH": str(hook)}, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    said = proc.stdout + proc.stderr
+    assert "this filesystem does not support flock (No locks available); locked with the lock file" in said
+    assert read_json(tmp_path / "r" / "results.json")["status"] == "complete"
+    assert not (tmp_path / "r" / HELD_NAME).exists()  # released
+
+
+@pytest.mark.parametrize("code", [errno.ENOLCK, errno.ENOSYS], ids=["nfs_without_lockd", "lustre_no_flock"])
+def test_the_lock_file_refuses_a_live_holder_and_takes_over_a_dead_one(tmp_path, monkeypatch, code):
+    _no_flock(monkeypatch, code)
+    folder = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time, errno, fcntl\n"
+         "fcntl.flock = lambda fd, op: (_ for _ in ()).throw(OSError(errno.ENOLCK, 'no locks'))\n"
+         "from benign_lightning.run_lock import RunFolderLock\n"
+         f"with RunFolderLock({str(folder)!r}):\n"
+         "    print('held', flush=True); time.sleep(600)\n"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ConfigError, match=f"is in use by pid {holder.pid} on {socket.gethostname()}"):
+            RunFolderLock(folder).__enter__()
+        holder.send_signal(signal.SIGKILL)  # killed: its lock file stays behind, its pid is gone
+        holder.wait()
+        assert (folder / HELD_NAME).exists()
+        with RunFolderLock(folder) as lock:
+            assert lock.kind == "lock file"
+            assert json.loads((folder / HELD_NAME).read_text())["pid"] == os.getpid()
+        assert not (folder / HELD_NAME).exists()
+    finally:
+        holder.kill()
+
+
+def test_a_lock_file_of_another_node_is_stale_only_without_a_heartbeat(tmp_path, monkeypatch):
+    _no_flock(monkeypatch)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    held = folder / HELD_NAME
+    held.write_text(json.dumps({"host": "node-17", "pid": 4242}))  # a process this host cannot see
+    with pytest.raises(ConfigError, match="in use by pid 4242 on node-17"):
+        RunFolderLock(folder).__enter__()
+    old = time.time() - run_lock.STALE_AFTER_S - 5
+    os.utime(held, (old, old))  # node-17 stopped beating
+    with RunFolderLock(folder) as lock:
+        assert lock.kind == "lock file"
+
+
+def test_the_heartbeat_keeps_a_long_run_s_lock_fresh(tmp_path, monkeypatch):
+    _no_flock(monkeypatch)
+    monkeypatch.setattr(run_lock, "HEARTBEAT_S", 0.05)
+    folder = tmp_path / "run"
+    with RunFolderLock(folder):
+        held = folder / HELD_NAME
+        old = time.time() - 1000
+        os.utime(held, (old, old))
+        time.sleep(0.5)
+        assert time.time() - held.stat().st_mtime < 5
+
+
+def test_a_flock_holder_honours_a_fresh_lock_file(tmp_path):
+    """A node whose filesystem has flock does not take a folder held through the lock file by a
+    node whose filesystem has not."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / HELD_NAME).write_text(json.dumps({"host": "node-3", "pid": 99}))
+    with pytest.raises(ConfigError, match="in use by pid 99 on node-3"):
+        RunFolderLock(folder).__enter__()
+    assert (folder / LOCK_NAME).read_text() == ""  # flock released again
+
+
+# --- rank identity ------------------------------------------------------------------------------
+CLEAN = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID")
+
+
+@pytest.mark.parametrize(
+    "env,rank",
+    [
+        ({}, 0),
+        ({"SLURM_PROCID": "0", "LOCAL_RANK": "2"}, 2),  # srun --pty bash: Lightning's child rank 2
+        ({"SLURM_PROCID": "0"}, 0),  # ... and its launching process
+        ({"SLURM_PROCID": "1"}, 1),  # sbatch: task 1 of the step
+        ({"RANK": "3", "LOCAL_RANK": "1", "SLURM_PROCID": "0"}, 3),  # torchrun
+        ({"NODE_RANK": "1"}, 1),  # Lightning's launcher on node 1: not global rank 0
+        ({"LOCAL_RANK": "0", "GROUP_RANK": "1"}, 1),
+    ],
+)  # fmt: skip
+def test_launch_rank_reads_the_rank_as_lightning_does(monkeypatch, env, rank):
+    for key in CLEAN:
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert launch_rank() == rank
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_") and k not in CLEAN}
+    return {**env, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **extra}
+
+
+def test_ddp_inside_an_interactive_allocation_runs_its_ranks(tmp_path):
+    """``srun --pty bash`` then ``trainer=ddp_cpu``: every process inherits SLURM_PROCID=0 and
+    SLURM_JOB_NAME=bash; Lightning starts rank 1 itself. Rank 1 once took itself for rank 0, tried
+    to take the folder's lock and stopped."""
+    env = _env(SLURM_JOB_ID="77", SLURM_JOB_NAME="bash", SLURM_PROCID="0", SLURM_NTASKS="1",
+               SLURM_NNODES="1", SLURM_LOCALID="0", SLURM_NODEID="0", SLURM_NODELIST="localhost")  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "benign_lightning", *TOY, "trainer=ddp_cpu", "hydra.run.dir=r"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "is in use by pid" not in proc.stderr
+    assert read_json(tmp_path / "r" / "results.json")["world_size"] == 2
+
+
+@pytest.mark.parametrize(
+    "slurm,message",
+    [
+        # sbatch's script itself (no srun): one process, where Lightning would wait for a second
+        ({"SLURM_NTASKS": "2"}, "but this SLURM batch script is one process"),
+        # srun with one task per node, trainer.devices=2
+        ({"SLURM_NTASKS": "1", "SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "1"}, "runs 1 task"),
+    ],
+)  # fmt: skip
+def test_a_slurm_step_of_another_size_than_the_run_is_refused_before_anything_is_written(
+    tmp_path, main_in_process, monkeypatch, slurm, message
+):
+    for key, value in {"SLURM_JOB_ID": "78", "SLURM_JOB_NAME": "train", "SLURM_PROCID": "0", **slurm}.items():
+        monkeypatch.setenv(key, value)
+    code, _, stderr = main_in_process(*TOY, "trainer=ddp_cpu", "hydra.run.dir=r")
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1, stderr[-3000:]
+    assert "trainer.devices=2 x trainer.num_nodes=1 = 2 processes" in errors[0] and message in errors[0]
+    assert "hydra/launcher=slurm" in errors[0] and "srun --nodes=1 --ntasks-per-node=2" in errors[0]
+    written = {p.name for p in (tmp_path / "r").iterdir()} - {"__main__.log"}  # (Hydra's own, empty)
+    assert written == set()  # no lock, no .hydra record, no results
+
+
+def test_a_slurm_step_of_the_run_s_size_is_accepted(tmp_path, main_in_process, monkeypatch):
+    slurm = {"SLURM_JOB_ID": "79", "SLURM_JOB_NAME": "train", "SLURM_PROCID": "0", "SLURM_NTASKS": "1",
+             "SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "1"}  # fmt: skip
+    for key, value in slurm.items():
+        monkeypatch.setenv(key, value)
+    code, _, stderr = main_in_process(*TOY, "hydra.run.dir=r")
+    assert code == 0, stderr[-3000:]
+
+
+def _wait_all(procs: list[subprocess.Popen], timeout: float) -> list[str]:
+    outputs = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=timeout)
+        outputs.append(out)
+    return outputs
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+TWO_NODES = [*TOY, "trainer.accelerator=cpu", "trainer.strategy=ddp", "trainer.devices=1",
+             "trainer.num_nodes=2", "data.n_train=400", "data.n_test=51", "eta=0.2"]  # fmt: skip
+
+
+def _assert_one_run_of_two_ranks(run_dir: Path, outputs: list[str]) -> None:
+    results = read_json(run_dir / "results.json")
+    assert results["status"] == "complete" and results["world_size"] == 2
+    assert len(set(results["noise_digest_by_rank"])) == 1 and len(results["noise_digest_by_rank"]) == 2
+    assert results["eval_shards"] == [[0, 26], [26, 51]]
+    assert sum(out.count("results: ") for out in outputs) == 1  # the summary once, from rank 0
+    assert json.loads((run_dir / LOCK_NAME).read_text() or "{}") == {}  # taken (by rank 0) and released
+    names = sorted(p.name for p in run_dir.iterdir())
+    assert names.count("results.json") == 1 and "noise.npz" in names and "env.json" in names
+    assert not [n for n in names if n.startswith("tmp") or n.endswith(".tmp")]
+
+
+def test_two_nodes_through_torchrun_rendezvous(tmp_path):
+    port = _free_port()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node-rank={node}",
+             "--nproc-per-node=1", "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}",
+             "--rdzv-id=two-nodes", "-m", "benign_lightning", *TWO_NODES, f"hydra.run.dir={tmp_path / 'r'}"],
+            cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        for node in (0, 1)
+    ]
+    try:
+        outputs = _wait_all(procs, timeout=300)
+    finally:
+        for proc in procs:
+            proc.kill()
+    assert [p.returncode for p in procs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    _assert_one_run_of_two_ranks(tmp_path / "r", outputs)
+
+
+def test_two_nodes_as_sbatch_starts_them(tmp_path):
+    """Two processes with the variables of a 2-node, 2-task job (one task per node): Lightning's
+    SLURM environment takes the ranks from them."""
+    port = _free_port()
+    procs = []
+    for node in (0, 1):
+        env = _env(SLURM_JOB_ID=str(port), SLURM_JOB_NAME="two_nodes", SLURM_NTASKS="2", SLURM_NNODES="2",
+                   SLURM_NTASKS_PER_NODE="1", SLURM_PROCID=str(node), SLURM_LOCALID="0",
+                   SLURM_NODEID=str(node), SLURM_NODELIST="localhost", SLURM_STEP_ID="0",
+                   SLURM_STEP_NUM_TASKS="2", MASTER_PORT=str(port))  # fmt: skip
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "benign_lightning", *TWO_NODES, f"hydra.run.dir={tmp_path / 'r'}"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        ))  # fmt: skip
+    try:
+        outputs = _wait_all(procs, timeout=300)
+    finally:
+        for proc in procs:
+            proc.kill()
+    assert [p.returncode for p in procs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    _assert_one_run_of_two_ranks(tmp_path / "r", outputs)

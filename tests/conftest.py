@@ -11,12 +11,16 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# The md5 cache of dataset files (data/files.py) in a folder of this test session, for every
+# process the tests start too, not in the user's ~/.cache.
+os.environ.setdefault("BENIGN_CACHE_DIR", tempfile.mkdtemp(prefix="benign_cache_"))
 SHARED_MNIST = Path(os.environ.get("BENIGN_SHARED_MNIST", REPO.parent / "shared" / "data" / "MNIST" / "raw"))
 MNIST_SUBSET = Path(__file__).parent / "fixtures" / "mnist_subset.npz"
 # Fast, quiet CLI runs: no progress bar, few attack steps.

@@ -16,9 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import QUIET, read_json, run_cli
+from conftest import QUIET, make_idx_mnist, read_json, run_cli
 
 from benign_lightning import run_lock
+from benign_lightning.data import MNISTDataModule
+from benign_lightning.data.mnist import MNIST_FILES
 from benign_lightning.errors import ConfigError
 from benign_lightning.run_lock import HELD_NAME, LOCK_NAME, RunFolderLock, launch_rank
 
@@ -116,6 +118,58 @@ def test_a_flock_holder_honours_a_fresh_lock_file(tmp_path):
     with pytest.raises(ConfigError, match="in use by pid 99 on node-3"):
         RunFolderLock(folder).__enter__()
     assert (folder / LOCK_NAME).read_text() == ""  # flock released again
+
+
+# --- a read-only dataset folder --------------------------------------------------------------
+@pytest.fixture
+def read_only(monkeypatch):
+    """``read_only(folder)``: every write under ``folder`` fails as on a read-only mount (EROFS),
+    and is recorded (as root, chmod does not stop this process)."""
+    attempts: list[str] = []
+    folders: list[str] = []
+    real_open, real_mkdir = os.open, os.mkdir
+
+    def inside(path) -> bool:
+        return any(os.path.abspath(path).startswith(f) for f in folders)
+
+    def refuse(path):
+        attempts.append(str(path))
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    def os_open(path, flags, *args, **kwargs):
+        if inside(path) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            refuse(path)
+        return real_open(path, flags, *args, **kwargs)
+
+    def os_mkdir(path, *args, **kwargs):
+        if inside(path) and not os.path.isdir(path):
+            refuse(path)
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", os_open)
+    monkeypatch.setattr(os, "mkdir", os_mkdir)
+    return lambda folder: folders.append(os.path.abspath(folder)) or attempts
+
+
+def test_a_read_only_dataset_folder_is_read_without_a_lock_or_a_write(tmp_path, read_only):
+    root = make_idx_mnist(tmp_path / "shared", n_train=40, n_test=20, gz=False)  # unpacked, as shared
+    attempts = read_only(root)
+    data = MNISTDataModule(data_dir=str(root), eta=0.2)
+    data.prepare_data()
+    data.setup()
+    assert len(data.train) == 40 and attempts == []  # no lock file, no checksum cache, nothing
+    assert {p.name for p in (root / "MNIST" / "raw").iterdir()} == set(MNIST_FILES)
+
+
+def test_a_read_only_folder_that_must_be_unpacked_says_so(tmp_path, read_only):
+    root = make_idx_mnist(tmp_path / "shared", n_train=40, n_test=20, gz=True)  # only the .gz files
+    read_only(root)
+    with pytest.raises(ConfigError) as refused:
+        MNISTDataModule(data_dir=str(root)).prepare_data()
+    message = str(refused.value)
+    assert f"data.data_dir={root} cannot be written (Read-only file system)" in message
+    assert "unpack train-images-idx3-ubyte.gz" in message and "(gunzip -k them there)" in message
+    assert "set data.data_dir (or BENIGN_DATA_DIR)" in message
 
 
 # --- rank identity ------------------------------------------------------------------------------

@@ -116,7 +116,8 @@ def test_a_cifar_pickle_that_does_not_load_is_named(tmp_path, main_in_process):
     assert code == 2 and f"error: {batch} is damaged (the pickle does not load" in stderr
 
 
-def test_checksums_are_compared_once_and_differences_warned(tmp_path, caplog):
+def test_checksums_are_compared_once_and_differences_warned(tmp_path, caplog, monkeypatch):
+    monkeypatch.setenv("BENIGN_CACHE_DIR", str(tmp_path / "cache"))
     folder = tmp_path / "files"
     folder.mkdir()
     (folder / "a").write_bytes(b"original bytes")
@@ -124,7 +125,8 @@ def test_checksums_are_compared_once_and_differences_warned(tmp_path, caplog):
     expected = {"a": hashlib.md5(b"original bytes").hexdigest(), "b": "0" * 32, "missing": "1" * 32}
     assert compare_checksums(folder, expected, "TOY") == {"a": "original", "b": "differs"}
     assert "TOY: b in" in caplog.text and "differ from the original TOY files" in caplog.text
-    cache = json.loads((folder / ".benign_lightning_checksums.json").read_text())
-    assert cache["a"]["md5"] == expected["a"]
+    cache = json.loads((tmp_path / "cache" / "checksums.json").read_text())  # not in the data folder
+    assert cache[str(folder / "a")]["md5"] == expected["a"]
+    assert sorted(p.name for p in folder.iterdir()) == ["a", "b"]
     (folder / "a").write_bytes(b"changed")  # a new size: hashed again
     assert compare_checksums(folder, expected, "TOY")["a"] == "differs"

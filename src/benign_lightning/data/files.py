@@ -6,9 +6,11 @@ torchvision's ``extract_archive`` left the partial output in place, which the ne
 real file. Here a damaged file is a ConfigError naming it, and output appears only when complete.
 
 Checksums: where the original files' md5 sums are known (MNIST, CIFAR), each file is compared once
-(the result is cached beside the files by size and modification time, when that folder is
-writable) and the outcome is recorded in ``env.json``. Files that differ are a warning, not an
-error: tests and users may bring their own files in the same format.
+and the outcome is recorded in ``env.json``. The md5 is cached by the file's path, size and
+modification time in the user's cache (``checksum_cache()``), not beside the files: a dataset
+folder is often a shared, read-only copy, and nothing is written in it unless something has to be
+unpacked or downloaded. Files that differ are a warning, not an error: tests and users may bring
+their own files in the same format.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import gzip
 import hashlib
 import json
 import logging
+import os
 import shutil
 import zlib
 from collections.abc import Mapping
@@ -27,7 +30,14 @@ from benign_lightning.errors import ConfigError
 from benign_lightning.io import atomic_write, atomic_write_json
 
 log = logging.getLogger(__name__)
-CHECKSUM_CACHE = ".benign_lightning_checksums.json"
+
+
+def checksum_cache() -> Path:
+    """``$BENIGN_CACHE_DIR/checksums.json`` (default ``$XDG_CACHE_HOME/benign_lightning``, else
+    ``~/.cache/benign_lightning``): the md5 sums already computed, by absolute file path."""
+    root = os.environ.get("BENIGN_CACHE_DIR") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "benign_lightning"  # fmt: skip
+    return Path(root) / "checksums.json"
 
 
 def damaged(path: Path, reason: str) -> ConfigError:
@@ -56,7 +66,7 @@ def md5(path: Path) -> str:
 def compare_checksums(folder: Path, expected: Mapping[str, str], dataset: str) -> dict[str, str]:
     """``{file: "original" | "differs"}`` for the files of ``expected`` that exist in ``folder``;
     a warning names the ones that differ."""
-    cache_path = folder / CHECKSUM_CACHE
+    cache_path = checksum_cache()
     try:
         cache = json.loads(cache_path.read_text())
     except (OSError, ValueError):
@@ -66,12 +76,12 @@ def compare_checksums(folder: Path, expected: Mapping[str, str], dataset: str) -
         path = folder / name
         if not path.exists():
             continue
-        stat = path.stat()
+        stat, entry = path.stat(), str(path.resolve())
         key = f"{stat.st_size}:{stat.st_mtime_ns}"
-        if cache.get(name, {}).get("key") != key:
-            cache[name] = {"key": key, "md5": md5(path)}
+        if cache.get(entry, {}).get("key") != key:
+            cache[entry] = {"key": key, "md5": md5(path)}
             changed = True
-        report[name] = "original" if cache[name]["md5"] == want else "differs"
+        report[name] = "original" if cache[entry]["md5"] == want else "differs"
     differ = sorted(n for n, r in report.items() if r == "differs")
     if differ:
         log.warning(
@@ -79,6 +89,6 @@ def compare_checksums(folder: Path, expected: Mapping[str, str], dataset: str) -
             "same format, otherwise restore them", dataset, ", ".join(differ), folder, dataset,
         )  # fmt: skip
     if changed:
-        with contextlib.suppress(OSError):  # a read-only data folder: hashed again next time
+        with contextlib.suppress(OSError):  # no writable cache: hashed again next time
             atomic_write_json(cache_path, cache)
     return report

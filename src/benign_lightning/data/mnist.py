@@ -61,11 +61,13 @@ class MNISTDataModule(DownloadableDataModule):
     def expected_files(self, missing: list[str]) -> str:
         return f"the IDX files {', '.join(missing)} (or the same with .gz)"
 
+    def packed_files(self) -> list[str]:
+        # torchvision reads only unpacked files: those that exist only as .gz (as shipped).
+        return [f"{f}.gz" for f in MNIST_FILES if not (self.files_dir / f).exists()]
+
     def unpack(self) -> None:
-        # torchvision reads only unpacked files; unpack any that exist only as .gz (as shipped).
-        for f in MNIST_FILES:
-            if not (self.files_dir / f).exists():
-                gunzip(self.files_dir / f"{f}.gz", self.files_dir / f)
+        for packed in self.packed_files():
+            gunzip(self.files_dir / packed, self.files_dir / packed.removesuffix(".gz"))
 
     def checksums(self) -> dict[str, str]:
         return MNIST_MD5

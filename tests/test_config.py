@@ -118,6 +118,8 @@ BAD_VALUES = [
      "bf16-mixed (fp32 weights"),
     (["trainer.precision=16-true"], "trainer.precision=16-true: must be one of 32-true"),
     (["trainer.precision=64-true"], "trainer.precision=64-true: must be one of 32-true"),
+    (["trainer=ddp_cpu", "data.batch_size=127"], "data.batch_size=127 is the global batch, split evenly "
+     "across the 2 DDP ranks (trainer.devices x trainer.num_nodes); it must divide by 2: use 126 or 128"),
     (["trainer.accelerator=gpu", "trainer.deterministic=true"], "trainer.deterministic=true on CUDA: PyTorch "
      "has no deterministic CUDA kernel for nll_loss"),
     (["scheduler=cosine", "trainer.max_epochs=-1"], "scheduler.T_max=-1 (from ${trainer.max_epochs})"),

@@ -327,6 +327,7 @@ def check_combinations(values: dict[str, Any], warn: bool = True) -> None:
     _check_autoattack(values)
     _check_ensemble(values)
     _check_deterministic(values["trainer"])
+    _check_global_batch(values)
     if warn:
         _warn_unreachable_eps(values)
 
@@ -356,6 +357,32 @@ def runs_on_cuda(trainer: dict[str, Any]) -> bool:
 
         return torch.cuda.is_available()
     return accelerator in ("gpu", "cuda")
+
+
+def process_count(trainer: dict[str, Any]) -> int | None:
+    """How many processes (DDP ranks) the trainer runs: devices × nodes; None where only Lightning
+    can tell (``devices: -1`` or ``auto`` on CPUs)."""
+    devices = trainer.get("devices", 1)
+    if isinstance(devices, list | tuple):
+        per_node = len(devices)
+    elif _is_int(devices) and devices > 0:
+        per_node = devices
+    elif runs_on_cuda(trainer):  # -1 or auto: every GPU of the node
+        import torch
+
+        per_node = torch.cuda.device_count()
+    else:
+        return None
+    return per_node * int(trainer.get("num_nodes", 1))
+
+
+def _check_global_batch(values: dict[str, Any]) -> None:
+    """``data.batch_size`` is the global batch: it must split evenly across the ranks."""
+    from benign_lightning.data.base import rank_batch_size
+
+    batch_size, world = values["data"].get("batch_size"), process_count(values["trainer"])
+    if batch_size is not None and world:
+        rank_batch_size(batch_size, world)
 
 
 def _check_deterministic(trainer: dict[str, Any]) -> None:

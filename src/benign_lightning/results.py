@@ -61,6 +61,9 @@ def run_identity(cfg: DictConfig, datamodule: Any, method_name: str) -> dict[str
         "eps": float(cfg.eps),
         "seed": int(cfg.seed),
         "data_seed": int(cfg.data_seed),
+        # The global batch (data.batch_size), and each DDP rank's share of it.
+        "batch_size": getattr(datamodule, "batch_size", None),
+        "batch_size_per_rank": getattr(datamodule, "rank_batch_size", None),
     }
 
 

@@ -107,25 +107,6 @@ def sbatch_refusal(stderr: str) -> str:
     return f"sbatch refused the sweep: {message}" + (f". {hint}" if hint else "")
 
 
-def _process_count(trainer: DictConfig) -> int | None:
-    """How many processes the trainer runs (devices × nodes); None where only Lightning can tell
-    (``devices: -1`` or ``auto`` on CPUs)."""
-    from benign_lightning.config import runs_on_cuda
-
-    devices = trainer.devices
-    if isinstance(devices, int) and devices > 0:
-        per_node = devices
-    elif OmegaConf.is_list(devices) or isinstance(devices, list | tuple):
-        per_node = len(devices)
-    elif runs_on_cuda(trainer):  # -1 or auto: every GPU of the node
-        import torch
-
-        per_node = torch.cuda.device_count()
-    else:
-        return None
-    return per_node * int(trainer.num_nodes)
-
-
 def check_slurm_step(cfg: DictConfig) -> None:
     """A run inside a SLURM job must be as many processes as the job step has tasks.
 
@@ -137,9 +118,11 @@ def check_slurm_step(cfg: DictConfig) -> None:
     written (not by the SLURM launcher, whose host may itself run inside a job)."""
     from lightning_fabric.plugins.environments import SLURMEnvironment
 
+    from benign_lightning.config import process_count
+
     if not SLURMEnvironment.detect():
         return
-    wanted = _process_count(cfg.trainer)
+    wanted = process_count(OmegaConf.to_container(cfg.trainer, resolve=True))
     step_tasks = os.environ.get("SLURM_STEP_NUM_TASKS")
     tasks = int(step_tasks) if step_tasks else 1
     if wanted is None or wanted == tasks:

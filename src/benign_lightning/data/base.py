@@ -146,7 +146,10 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
         self.augment, self.loader, self.num_workers = bool(augment), loader, int(num_workers)
         self.eta, self.noise_mode = float(eta), noise_mode
         self.data_seed, self.shuffle_seed = int(data_seed), int(shuffle_seed)
+        # data.batch_size is the global batch (the paper's, the recipe's): split evenly across the
+        # DDP ranks at setup, so 1 device, 4 devices or 2 nodes take the same SGD steps.
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
+        self.rank_batch_size = self.batch_size
         self.train_subset, self.test_subset = train_subset, test_subset
         self.noise: NoisyLabels | None = None
         self.train_index: np.ndarray | None = None
@@ -181,6 +184,8 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
     def setup(self, stage: str | None = None) -> None:
         if self.train is not None:
             return
+        world = int(self.trainer.world_size) if self.trainer is not None else 1
+        self.rank_batch_size = rank_batch_size(self.batch_size, world)
         x_train, y_train, x_test, y_test = self.load_arrays()
         self.train_index = self._subset(len(y_train), self.train_subset, stream=11)
         test_index = self._subset(len(y_test), self.test_subset, stream=12)
@@ -295,7 +300,7 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
         return TensorLoader(
             self.train.x,
             self.train.y,
-            batch_size=self.batch_size,
+            batch_size=self.rank_batch_size,
             sampler=sampler,
             transform=to_unit_interval,
             augment=augment,
@@ -314,7 +319,7 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
             dataset = ImageTensors(self.train.x, self.train.y, self.train_transform())
         return DataLoader(
             dataset,
-            batch_size=self.batch_size,
+            batch_size=self.rank_batch_size,
             shuffle=True,
             drop_last=self.drop_last,
             generator=torch.Generator().manual_seed(self.shuffle_seed),
@@ -322,6 +327,19 @@ class LabelNoiseDataModule(pl.LightningDataModule, ABC):
             pin_memory=torch.cuda.is_available(),
             persistent_workers=self.num_workers > 0,
         )
+
+
+def rank_batch_size(batch_size: int, world_size: int) -> int:
+    """Each rank's share of the global ``data.batch_size``; a batch that does not split evenly is a
+    ConfigError (ranks of unequal batches would weigh their examples unequally in DDP's mean)."""
+    if batch_size % world_size:
+        below = batch_size - batch_size % world_size
+        options = f"{below} or {below + world_size}" if below else f"{world_size}"
+        raise ConfigError(
+            f"data.batch_size={batch_size} is the global batch, split evenly across the {world_size} DDP "
+            f"ranks (trainer.devices x trainer.num_nodes); it must divide by {world_size}: use {options}"
+        )
+    return batch_size // world_size
 
 
 def cv_fold_ids(n: int, folds: int, data_seed: int) -> np.ndarray:

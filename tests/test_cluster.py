@@ -262,8 +262,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-TWO_NODES = [*TOY, "trainer.accelerator=cpu", "trainer.strategy=ddp", "trainer.devices=1",
-             "trainer.num_nodes=2", "data.n_train=400", "data.n_test=51", "eta=0.2"]  # fmt: skip
+ONE_NODE = [*TOY, "trainer.accelerator=cpu", "data.n_train=400", "data.n_test=51", "eta=0.2"]
+TWO_NODES = [*ONE_NODE, "trainer.strategy=ddp", "trainer.devices=1", "trainer.num_nodes=2"]
 
 
 def _assert_one_run_of_two_ranks(run_dir: Path, outputs: list[str]) -> None:
@@ -319,3 +319,70 @@ def test_two_nodes_as_sbatch_starts_them(tmp_path):
             proc.kill()
     assert [p.returncode for p in procs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
     _assert_one_run_of_two_ranks(tmp_path / "r", outputs)
+
+
+# --- ranks that see the run folder differently ----------------------------------------------------
+# Rank 1's view of the folder is stale: it does not see the checkpoints (an NFS client's attribute
+# cache can lag behind another node's writes). Only Path.exists is fooled: opening the file still
+# reads it, as close-to-open consistency gives.
+STALE_VIEW_HOOK = (
+    "import os, pathlib\n"
+    "if os.environ.get('RANK', os.environ.get('LOCAL_RANK')) == '1':\n"
+    "    _exists = pathlib.Path.exists\n"
+    "    def exists(self, *args, **kwargs):\n"
+    "        if self.name.startswith('last') and self.name.endswith('.ckpt'):\n"
+    "            return False\n"
+    "        return _exists(self, *args, **kwargs)\n"
+    "    pathlib.Path.exists = exists\n"
+)
+
+
+def _stale_rank_one(tmp_path: Path) -> dict[str, str]:
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(STALE_VIEW_HOOK)
+    return {"PYTHONPATH": str(hook)}
+
+
+def _assert_resumed_together(run_dir: Path) -> None:
+    results = read_json(run_dir / "results.json")
+    assert results["world_size"] == 2 and results["resumed"] is True
+    assert results["start_epoch"] == 1 and results["epochs"] == 2  # both ranks went on from epoch 1
+
+
+def test_ranks_resume_as_rank_zero_decides_under_lightnings_launcher(tmp_path, main_in_process):
+    first = [*ONE_NODE, "hydra.run.dir=r"]
+    code, _, stderr = main_in_process(*first)
+    assert code == 0, stderr[-3000:]
+    again = [o for o in first if not o.startswith("trainer.max_epochs")] + ["trainer.max_epochs=2"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "benign_lightning", *again, "trainer=ddp_cpu"], cwd=tmp_path,
+        env=_env(**_stale_rank_one(tmp_path)), capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _assert_resumed_together(tmp_path / "r")
+
+
+def test_ranks_resume_as_rank_zero_decides_across_two_nodes(tmp_path, main_in_process):
+    run_dir = tmp_path / "r"
+    code, _, stderr = main_in_process(*ONE_NODE, f"hydra.run.dir={run_dir}")
+    assert code == 0, stderr[-3000:]
+    port = _free_port()
+    again = [o for o in TWO_NODES if not o.startswith("trainer.max_epochs")] + ["trainer.max_epochs=2"]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node-rank={node}",
+             "--nproc-per-node=1", "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}",
+             "--rdzv-id=stale", "-m", "benign_lightning", *again, f"hydra.run.dir={run_dir}"],
+            cwd=tmp_path, env=_env(**_stale_rank_one(tmp_path)) if node else _env(),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        for node in (0, 1)
+    ]
+    try:
+        outputs = _wait_all(procs, timeout=240)
+    finally:
+        for proc in procs:
+            proc.kill()
+    assert [p.returncode for p in procs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    _assert_resumed_together(run_dir)

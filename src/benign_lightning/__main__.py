@@ -114,8 +114,11 @@ def end_process_group(ddp_env_before: dict[str, str | None]) -> None:
     left set, Lightning would take the processes as started from outside and wait for them)."""
     import torch.distributed as dist
 
+    from benign_lightning.agree import forget_decisions
+
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+    forget_decisions()
     for key, value in ddp_env_before.items():
         if value is None:
             os.environ.pop(key, None)

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
+from benign_lightning.agree import rank_zero_decides
 from benign_lightning.builders import attack_spec, build_method, is_exact
 from benign_lightning.callbacks import (
     HELDOUT_MONITOR,
@@ -149,7 +150,6 @@ def run(
 def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> dict[str, Any]:
     start = time.perf_counter()
     last = run_dir / LAST_CKPT
-    resume = resume_from(last) if cfg.get("resume", True) else None  # before any file is written
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     # Denormal floats make CPU matmuls up to 10x slower once a network is very confident (measured:
@@ -170,6 +170,9 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
         default_root_dir=str(run_dir),
         plugins=[KeptCheckpointIO()],  # atomic writes, the previous checkpoint kept
     )
+    # Before any file is written; rank 0 looks at the folder (and sets a damaged checkpoint aside).
+    resume = rank_zero_decides(trainer, "resume", lambda: _resume_choice(cfg, last))
+    resume = Path(resume) if resume else None
 
     # Set the data up here (Lightning would do it in fit) to record the noise before training.
     datamodule.trainer = trainer
@@ -179,13 +182,15 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
         write_run_record(run_dir, cfg, datamodule)
 
     trainer.fit(method, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
-    if not last.exists() or int(cfg.checkpoint_every_n_epochs) > 1:
-        # fast_dev_run saves no checkpoints, and a run saving every n epochs may end between two:
-        # the contract wants the final weights in last.ckpt.
+    # fast_dev_run saves no checkpoints, and a run saving every n epochs may end between two: the
+    # contract wants the final weights in last.ckpt. (save_checkpoint is a collective: every rank.)
+    every_n = int(cfg.checkpoint_every_n_epochs)
+    if rank_zero_decides(trainer, "save_last", lambda: not last.exists() or every_n > 1):
         trainer.save_checkpoint(last)
     epochs = int(trainer.current_epoch)
     evaluated = LAST_CKPT
-    if callbacks.best is not None and cfg.early_stopping.restore_best and (run_dir / BEST_CKPT).exists():
+    restore_best = callbacks.best is not None and cfg.early_stopping.restore_best
+    if restore_best and rank_zero_decides(trainer, "restore_best", (run_dir / BEST_CKPT).exists):
         # Evaluate the weights of the epoch with the lowest held-out adversarial error.
         method.model.load_state_dict(load_state_dict(run_dir / BEST_CKPT, map_location=method.device))
         evaluated = BEST_CKPT
@@ -235,6 +240,12 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
         if wandb:
             finish_wandb(trainer.logger, results, figures)
     return results
+
+
+def _resume_choice(cfg: DictConfig, last: Path) -> str | None:
+    """The checkpoint to resume from (``checkpoints.resume_from``), or None with ``resume=false``."""
+    path = resume_from(last) if cfg.get("resume", True) else None
+    return str(path) if path else None
 
 
 @rank_zero_only

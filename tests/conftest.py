@@ -25,6 +25,10 @@ SHARED_MNIST = Path(os.environ.get("BENIGN_SHARED_MNIST", REPO.parent / "shared"
 MNIST_SUBSET = Path(__file__).parent / "fixtures" / "mnist_subset.npz"
 # Fast, quiet CLI runs: no progress bar, few attack steps.
 QUIET = ["trainer.enable_progress_bar=false"]
+# Runs that a test compares bit for bit (a rerun, a resumed run, an ensemble member against its
+# single run) run on the CPU: CUDA kernels need not repeat bit for bit (atomics, autotuned
+# algorithms), and the suite on a GPU machine must test the product, not the device.
+ON_CPU = ["trainer.accelerator=cpu"]
 
 
 def write_idx(path: Path, array: np.ndarray, *, gz: bool = False) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import QUIET, read_json, run_cli
+from conftest import ON_CPU, QUIET, read_json, run_cli
 
 import benign_lightning
 
@@ -16,7 +16,9 @@ CONTRACT_KEYS = {
     "natural_err", "adv_err", "adv_err_by_eps", "train_err", "noisy_fit", "n_noisy",
     "noise_detect_precision", "noise_detect_recall", "n_train", "n_test", "epochs", "wall_s",
 }  # fmt: skip
-FAST_TOY = [*QUIET, "trainer.max_epochs=3", "attack.steps=20", "data.n_train=1000", "data.n_test=300"]
+# Compared bit for bit (a rerun, a resumed run): on the CPU.
+FAST_TOY = [*QUIET, *ON_CPU, "trainer.max_epochs=3", "attack.steps=20", "data.n_train=1000",
+            "data.n_test=300"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import QUIET, REPO, read_json, run_cli
+from conftest import ON_CPU, QUIET, REPO, read_json, run_cli
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
@@ -26,9 +26,10 @@ from benign_lightning.run import run
 # toy-MNIST, small: the §3.1 stop at zero training error (after 2 epochs), so members stop at
 # different epochs; an evaluation attack with random starts and restarts, so per-member seeds count.
 # (Clean labels: with eta = 0.1 no member reaches zero training error within 15 epochs here.)
-TINY = [*QUIET, "data.n_train=256", "data.n_test=120", "+model.kwargs.width=64", "trainer.max_epochs=10",
-        "trainer.min_epochs=2", "eta=0", "attack=linf_strong", "attack.steps=10", "attack.restarts=2",
-        "logger=none"]  # fmt: skip
+# Members are compared bit for bit with their single runs: on the CPU.
+TINY = [*QUIET, *ON_CPU, "data.n_train=256", "data.n_test=120", "+model.kwargs.width=64",
+        "trainer.max_epochs=10", "trainer.min_epochs=2", "eta=0", "attack=linf_strong", "attack.steps=10",
+        "attack.restarts=2", "logger=none"]  # fmt: skip
 
 
 def composed(*overrides: str):

@@ -1,15 +1,21 @@
 """Theorem 1 (§2.1) as a calculator: ``python -m benign_lightning.theory thm1 ...`` and ``... toy``.
 
-Theorem 1: if a set ζ of balls B_ρ(s), each of probability mass ≥ c₂ and each holding one class,
-covers mass ≥ c₁, then with probability ≥ 1 − δ every classifier that fits m samples whose labels
-were flipped with probability η has 2ρ-adversarial error ≥ c₁, once
+Theorem 1, in the paper's notation: if a set ζ of balls B_ρ(s), each holding one class and each of
+probability mass ≥ c₂/|ζ| (c₂ is the balls' total, not one ball's mass), covers mass ≥ c₁
+(c₁ ≥ c₂), then with probability ≥ 1 − δ every classifier that fits m samples whose labels were
+flipped with probability η has 2ρ-adversarial error ≥ c₁, once
 
     m ≥ |ζ| / (η c₂) · log(|ζ| / δ).
 
+(The per-ball mass c₂/|ζ| is what makes this bound hold: a sample lands in a given ball with
+probability ≥ c₂/|ζ|, so after m samples each ball holds a flipped label with probability
+≥ 1 − exp(−η c₂ m / |ζ|), and a union bound over the |ζ| balls gives the log(|ζ|/δ). The seed text's
+extraction loses the fraction bar; ``../shared/PAPER.md`` states the reading.)
+
 ``toy`` relates toy-MNIST's σ² to the theorem: balls of radius ρ = ε/2 around points of a class's
-Gaussian N(digit, σ² I) in d = 784 dimensions. The mass of such a ball is at most that of the ball
-around the mean (the Gaussian's mode), so ``c₂`` below is an upper bound and ``|ζ| ≥ c₁ / c₂`` a lower
-bound: the m printed is the least the theorem could ask for with such balls.
+Gaussian N(digit, σ² I) in d = 784 dimensions. The mass p of such a ball is at most that of the ball
+around the mean (the Gaussian's mode), so covering c₁ takes |ζ| ≥ c₁/p balls, and then c₂ = |ζ|·p
+= c₁: the m printed is the least the theorem could ask for with such balls.
 """
 
 from __future__ import annotations
@@ -53,22 +59,33 @@ def _power_of_ten(log_value: float) -> str:
     return f"{10**exponent:,.0f}" if exponent < 15 else f"10^{exponent:.1f}"
 
 
+def toy_theorem1(*, sigma2: float, eps: float, eta: float, c1: float, delta: float, norm: str) -> dict:
+    """log10 of what Theorem 1 asks of toy-MNIST at (σ², ε): one ball's mass p, the balls
+    |ζ| = c₁/p, and m = |ζ| / (η c₂) · log(|ζ|/δ) with c₂ = |ζ|·p = c₁."""
+    log_ball = log_gaussian_ball_mass(sigma2=sigma2, rho=eps / 2, norm=norm)
+    log_balls = max(0.0, math.log(c1) - log_ball)  # |ζ| ≥ c₁ / p balls of mass ≤ p cover c₁
+    log_c2 = min(math.log(c1), log_balls + log_ball)  # c₂ = |ζ| · p (each ball ≥ c₂ / |ζ|), ≤ c₁
+    log_m = log_balls - math.log(eta) - log_c2 + math.log(log_balls - math.log(delta))
+    ten = math.log(10)
+    return {"log10_ball_mass": log_ball / ten, "log10_balls": log_balls / ten, "log10_c2": log_c2 / ten,
+            "log10_m": log_m / ten}  # fmt: skip
+
+
 def toy_report(*, sigma2: float, eps: float, eta: float, c1: float, delta: float, norm: str,
                n_train: int = 4000) -> str:  # fmt: skip
     """What Theorem 1 asks of toy-MNIST at (σ², ε): ball mass, balls needed, samples needed."""
-    rho = eps / 2
-    log_c2 = log_gaussian_ball_mass(sigma2=sigma2, rho=rho, norm=norm)
-    log_balls = max(0.0, math.log(c1) - log_c2)  # |ζ| ≥ c₁ / c₂ balls of mass ≤ c₂ cover c₁
-    # log m = log|ζ| − log η − log c₂ + log log(|ζ|/δ)
-    log_m = log_balls - math.log(eta) - log_c2 + math.log(log_balls - math.log(delta))
+    t = toy_theorem1(sigma2=sigma2, eps=eps, eta=eta, c1=c1, delta=delta, norm=norm)
+    ten = math.log(10)
     return "\n".join([
-        f"toy-MNIST, sigma2={sigma2:g}, {norm} eps={eps:.4f} (rho = eps/2 = {rho:.4f}), "
+        f"toy-MNIST, sigma2={sigma2:g}, {norm} eps={eps:.4f} (rho = eps/2 = {eps / 2:.4f}), "
         f"d={TOY_DIM}, eta={eta:g}",
-        f"  c2 <= mass of the rho-ball at a class mean = 10^{log_c2 / math.log(10):.1f}",
-        f"  |zeta| >= c1 / c2 = {_power_of_ten(log_balls)} balls to cover c1={c1:g}",
-        f"  m >= |zeta| / (eta c2) log(|zeta| / delta) = {_power_of_ten(log_m)} samples (delta={delta:g})",
+        f"  p <= mass of the rho-ball at a class mean = 10^{t['log10_ball_mass']:.1f}",
+        f"  |zeta| >= c1 / p = {_power_of_ten(t['log10_balls'] * ten)} balls to cover c1={c1:g}; "
+        f"c2 = |zeta| p = {c1:g}",
+        f"  m >= |zeta| / (eta c2) log(|zeta| / delta) = {_power_of_ten(t['log10_m'] * ten)} samples "
+        f"(delta={delta:g})",
         f"  toy-MNIST trains on {n_train}: "
-        + ("enough" if log_m <= math.log(n_train) else "the theorem does not apply at this size"),
+        + ("enough" if t["log10_m"] <= math.log10(n_train) else "the theorem does not apply at this size"),
     ])  # fmt: skip
 
 
@@ -77,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     thm1 = sub.add_parser("thm1", help="Theorem 1's sample size from c1, c2, |zeta|, eta and delta")
     thm1.add_argument("--c1", type=float, required=True, help="mass the balls cover (the error bound)")
-    thm1.add_argument("--c2", type=float, required=True, help="least mass of one ball")
+    thm1.add_argument("--c2", type=float, required=True,
+                      help="c2 of the paper: every ball has mass >= c2 / |zeta| (c2 <= c1)")  # fmt: skip
     thm1.add_argument("--balls", type=float, required=True, help="|zeta|, the number of balls")
     thm1.add_argument("--eta", type=float, required=True, help="label flip probability")
     thm1.add_argument("--delta", type=float, default=0.05, help="failure probability (default 0.05)")

@@ -30,6 +30,27 @@ def test_coarse_logits_are_sums_of_fine_logits_and_attackable():
     assert (model(x_adv).argmax(1) != y).any()
 
 
+def test_the_max_rule_answers_with_the_predicted_fine_classs_group():
+    """App. C.3's lattice rule ("all αᵢs as 1 and all βᵢs as 0"): the coarse prediction is the group
+    of the arg-max fine class, where the sum can overrule it. Fine classes 0, 1 → coarse 0; 2, 3 →
+    coarse 1. Fine logits (5, -9, 3, 3): the predicted ball is 0 (coarse 0); the sums are (-4, 6)."""
+    fine_net = torch.nn.Linear(2, 4, bias=True)
+    with torch.no_grad():
+        fine_net.weight.zero_()
+        fine_net.bias.copy_(torch.tensor([5.0, -9.0, 3.0, 3.0]))
+    x = torch.zeros(1, 2)
+    by_sum, by_max = SumToCoarse(fine_net, [0, 0, 1, 1], "sum"), SumToCoarse(fine_net, [0, 0, 1, 1], "max")
+    torch.testing.assert_close(by_sum(x), torch.tensor([[-4.0, 6.0]]))
+    torch.testing.assert_close(by_max(x), torch.tensor([[5.0, 3.0]]))
+    assert int(by_sum(x).argmax()) == 1 and int(by_max(x).argmax()) == 0 == int(fine_net(x).argmax()) // 2
+    # Differentiable: PGD's input gradient flows through the largest fine logit of each group.
+    x = torch.zeros(1, 2, requires_grad=True)
+    (grad,) = torch.autograd.grad(by_max(x)[0, 0], x)
+    assert grad.shape == (1, 2)
+    with pytest.raises(ValueError, match="coarse_rule='mean'"):
+        SumToCoarse(fine_net, [0, 0, 1, 1], "mean")
+
+
 def test_table2_classes_resolve_through_the_imagenet_order():
     classes = variant_classes("fine2coarse")
     assert len(classes) == 60 and len({wnid for wnid, _, _ in classes}) == 60

@@ -40,6 +40,10 @@ def test_circles_reports_training_error_by_disc_size_and_draws_the_regions(tmp_p
 def test_lattice_multiclass_arm_trains_on_discs_and_answers_in_parity(tmp_path, main_in_process):
     results = _run(main_in_process, tmp_path, "+experiment=lattice", "method=fine2coarse", *PLANAR_SHORT)
     assert results["label_set"] == "fine2coarse" and results["method"] == "fine2coarse"
+    assert results["coarse_rule"] == "max" and results["attack"]["norm"] == "l2"  # App. C.3, Theorem 3
+    import benign_lightning
+
+    assert benign_lightning.load_model(tmp_path / "r").rule == "max"  # rebuilt with its read-out
     assert _png(tmp_path / "r" / "figures" / "decision_regions.png")
     assert (tmp_path / "r" / "figures" / "adv_err_vs_eps.png").exists()
 

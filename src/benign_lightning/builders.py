@@ -84,6 +84,7 @@ def model_spec(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> dict[str, A
         "mean": list(datamodule.mean) if datamodule.mean else None,
         "std": list(datamodule.std) if datamodule.std else None,
         "coarse_of_fine": list(datamodule.coarse_of_fine) if datamodule.fine2coarse else None,
+        **({"coarse_rule": str(cfg.get("coarse_rule", "sum"))} if datamodule.fine2coarse else {}),
         **OmegaConf.to_container(cfg.model.kwargs, resolve=True),
     }
 

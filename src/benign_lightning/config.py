@@ -42,6 +42,7 @@ from benign_lightning.errors import ConfigError
 from benign_lightning.eval_checks import CHECK_LEVELS
 from benign_lightning.methods.natural import SCHEDULER_INTERVALS
 from benign_lightning.models import MODELS
+from benign_lightning.models.fine2coarse import COARSE_RULES
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ SCHEMA: dict[str, Rule] = {
     "figures": AUTO,
     "small_loss_epoch": NULL | integer(1),
     "stop_at_zero_train_err": BOOL,
+    "coarse_rule": one_of(*COARSE_RULES),
     "ensemble.size": integer(1),
     "ensemble.vmap": AUTO,
     "ensemble.member": NULL | integer(0),

@@ -17,6 +17,7 @@ An ensemble job (``ensemble.size=N``, run_ensemble.py) writes one such folder pe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -58,6 +59,8 @@ def run_identity(cfg: DictConfig, datamodule: Any, method_name: str) -> dict[str
         # The datamodule's: noise_mode=human reports the file's rate over the training rows.
         "eta": float(getattr(datamodule, "eta", cfg.eta)),
         "noise_mode": getattr(datamodule, "noise_mode", None),
+        # Fine2Coarse's read-out (sum or max of the fine logits), where the model has one.
+        "coarse_rule": str(cfg.get("coarse_rule", "sum")) if getattr(datamodule, "fine2coarse", False) else None,
         "eps": float(cfg.eps),
         "seed": int(cfg.seed),
         "data_seed": int(cfg.data_seed),
@@ -144,8 +147,40 @@ def environment() -> dict[str, Any]:
         "cuda_available": torch.cuda.is_available(),
         "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "torch_num_threads": torch.get_num_threads(),
+        "cpu": cpu_record(),
         "slurm": {k.removeprefix("SLURM_").lower(): os.environ[k] for k in SLURM_ENV if k in os.environ},
     }
+
+
+def cpu_record() -> dict[str, Any]:
+    """The CPU and the kernels torch uses on it: runs that memorise noise differ across CPUs of the
+    same family (a rounding in one matmul flips a fitted point), so a result is read with its CPU's
+    model, instruction set and BLAS."""
+    model, flags = platform.processor() or None, []
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model in (None, "", platform.machine()):
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = sorted(f for f in value.split() if f.startswith(("avx", "amx", "fma", "sse4")))
+    build = dict(item.split("=", 1) for item in _build_settings().split(", ") if "=" in item)
+    return {
+        "model": model,
+        "isa_flags": flags,
+        "torch_capability": torch.backends.cpu.get_cpu_capability(),
+        "blas": build.get("BLAS_INFO"),
+        "lapack": build.get("LAPACK_INFO"),
+        "cores": os.cpu_count(),
+    }
+
+
+def _build_settings() -> str:
+    """torch's "Build settings:" line (``torch.__config__.show()``)."""
+    for line in torch.__config__.show().splitlines():
+        if "Build settings:" in line:
+            return line.split("Build settings:", 1)[1].strip()
+    return ""
 
 
 # Which SLURM job (and which attempt of it: a requeued job counts restarts) made the run.

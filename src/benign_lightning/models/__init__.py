@@ -46,17 +46,19 @@ def build_model(
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     coarse_of_fine: Sequence[int] | None = None,
+    coarse_rule: str = "sum",
     **kwargs,
 ) -> nn.Module:
     """Build ``name`` for ``num_classes`` classes; ``mean``/``std`` become its first layer. With
-    ``coarse_of_fine`` the ``num_classes`` outputs are fine logits summed into coarse ones."""
+    ``coarse_of_fine`` the ``num_classes`` outputs are fine logits read out on coarse classes by
+    ``coarse_rule`` (``sum`` or ``max``: ``models.fine2coarse``)."""
     check_model_name(name)
     try:
         net = MODELS[name](num_classes, tuple(in_shape), mean=mean, std=std, **kwargs)
     except TypeError as e:
         raise ConfigError(f"model.kwargs {dict(kwargs)} do not fit arch={name!r}: {e}") from None
     # Fine2Coarse: the net has one output per fine class; the model answers in coarse classes.
-    return SumToCoarse(net, coarse_of_fine) if coarse_of_fine is not None else net
+    return SumToCoarse(net, coarse_of_fine, coarse_rule) if coarse_of_fine is not None else net
 
 
 __all__ = ["MODELS", "Normalize", "SumToCoarse", "build_model", "check_model_name", "parameter_count"]

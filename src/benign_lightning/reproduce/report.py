@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from benign_lightning.io import atomic_write_json, atomic_write_text
-from benign_lightning.reproduce.registry import Entry
+from benign_lightning.reproduce.registry import Claim, Entry
 from benign_lightning.reproduce.results import NoRuns, Results
 from benign_lightning.reproduce.runner import command, sweep_dir
 
-HOLDS, FAILS, NOT_RUN = "holds", "does not hold", "not run"
+HOLDS, FAILS, NOT_RUN, NOT_JUDGED = "holds", "does not hold", "not run", "not judged"
 FIGURES = ("err_vs_*.png", "adv_err_vs_eps.png", "decision_regions.png", "pr_*.png")  # aggregate's, detect's
 
 
@@ -33,22 +33,51 @@ class Verdict:
     verdict: str
 
 
-def check_claims(entry: Entry, results: Results | None, not_run: str | None) -> list[Verdict]:
-    """Each claim's verdict; without results (``not_run`` says why) every claim is not run."""
+def check_claims(
+    entry: Entry, results: Results | None, not_run: str | None, scale: str | None = None
+) -> list[Verdict]:
+    """Each claim's verdict; without results (``not_run`` says why) every claim is not run. A
+    per-seed claim on runs of several seeds is judged seed by seed: "holds" on all of them,
+    "holds on k of n seeds", or "does not hold" on none."""
     out = []
     for claim in entry.claims:
         if results is None:
             out.append(Verdict(claim.id, claim.source, claim.paper, "", f"{NOT_RUN}: {not_run}"))
             continue
-        try:
-            ours, holds = claim.check(results)
-            verdict = HOLDS if holds else FAILS
-        except NoRuns as e:
-            ours, verdict = "", f"{NOT_RUN}: {e}"
-        except (KeyError, TypeError, ValueError, IndexError) as e:  # results without what the check reads
-            ours, verdict = "", f"{NOT_RUN}: the check could not read the results ({type(e).__name__}: {e})"
+        if scale is not None and claim.scales is not None and scale not in claim.scales:
+            verdict = f"{NOT_JUDGED} at the {scale} scale: {claim.regime}"
+            out.append(Verdict(claim.id, claim.source, claim.paper, "", verdict))
+            continue
+        seeds = results.seeds()
+        if claim.per_seed and len(seeds) > 1:
+            ours, verdict = _per_seed(claim, results, seeds)
+        else:
+            ours, verdict = _judge(claim, results)
         out.append(Verdict(claim.id, claim.source, claim.paper, ours, verdict))
     return out
+
+
+def _judge(claim: Claim, results: Results) -> tuple[str, str]:
+    """``(ours, verdict)`` of one check on ``results``."""
+    try:
+        ours, holds = claim.check(results)
+    except NoRuns as e:
+        return "", f"{NOT_RUN}: {e}"
+    except (KeyError, TypeError, ValueError, IndexError) as e:  # results without what the check reads
+        return "", f"{NOT_RUN}: the check could not read the results ({type(e).__name__}: {e})"
+    return ours, HOLDS if holds else FAILS
+
+
+def _per_seed(claim: Claim, results: Results, seeds: list[int]) -> tuple[str, str]:
+    judged = [(seed, *_judge(claim, results.only_seed(seed))) for seed in seeds]
+    ours = "; ".join(f"seed {seed}: {text or verdict}" for seed, text, verdict in judged)
+    verdicts = [verdict for _, _, verdict in judged if verdict in (HOLDS, FAILS)]
+    held, n = verdicts.count(HOLDS), len(verdicts)
+    if n == 0:
+        return ours, judged[0][2]  # not run on any seed: the first seed's reason
+    if held == n:
+        return ours, HOLDS if n == len(seeds) else f"{HOLDS} on {held} of {n} seeds (the others not run)"
+    return ours, FAILS if held == 0 else f"{HOLDS} on {held} of {n} seeds"
 
 
 def _environment(results: Results | None) -> dict[str, Any]:
@@ -58,19 +87,23 @@ def _environment(results: Results | None) -> dict[str, Any]:
         path = Path(folder) / "env.json"
         if path.exists():
             recorded = json.loads(path.read_text())
-            keys = ("host", "platform", "python", "cuda_device", "torch_num_threads", "versions")
+            keys = ("host", "platform", "python", "cuda_device", "torch_num_threads", "cpu", "versions")
             env.update({k: recorded[k] for k in keys if recorded.get(k) is not None})
             break
     return env
 
 
 def _figures(entry: Entry, scale: str, out: Path, report_dir: Path) -> list[Path]:
-    """The sweeps' aggregate figures, copied beside the report."""
+    """The sweeps' aggregate figures and the entry's figures from inside its runs, copied beside
+    the report (a run's figure is named by its job folder)."""
     copied = []
     for sweep in entry.sweeps[scale]:
-        for pattern in FIGURES:
-            for src in sorted(sweep_dir(out, entry, scale, sweep).glob(pattern)):
-                dst = report_dir / f"{sweep.name}_{src.name}"
+        folder = sweep_dir(out, entry, scale, sweep)
+        for pattern in (*FIGURES, *entry.run_figures):
+            for src in sorted(folder.glob(pattern)):
+                inner = src.relative_to(folder).parts
+                name = f"{sweep.name}_{inner[0]}_{src.name}" if len(inner) > 1 else f"{sweep.name}_{src.name}"
+                dst = report_dir / name.replace("=", "-").replace(",", "_")
                 shutil.copyfile(src, dst)
                 copied.append(dst)
     return copied
@@ -99,7 +132,7 @@ def write_report(
     """Write the four files; return the report folder and the verdicts."""
     report_dir = out / entry.name / scale
     report_dir.mkdir(parents=True, exist_ok=True)
-    verdicts = check_claims(entry, results, not_run)
+    verdicts = check_claims(entry, results, not_run, scale)
     commands = [
         shlex.join(["python", *command(s, overrides, sweep_dir(out, entry, scale, s))[1:]])
         for s in entry.sweeps[scale]
@@ -143,6 +176,7 @@ def _parts(
         "lines": [
             f"Paper: {entry.section}. Scale: `{scale}` ({entry.cost.get(scale, '')}). Needs: {entry.needs}.",
             *([f"**Not run**: {not_run}"] if not_run else []),
+            *entry.notes,
         ],
         "paper_numbers": [("what", "the paper")] + list(entry.paper_numbers),
         "claims": [("claim", "the paper says", "checked as", "ours", "verdict")]

@@ -3,6 +3,7 @@ overrides and resolved config, filtered by key."""
 
 from __future__ import annotations
 
+import json
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,9 @@ class RunView:
     config: dict[str, Any]
 
     def get(self, key: str, default: Any = None) -> Any:
+        if "/" in key:  # ``<name>/<key>``: the run evaluated again under another attack
+            name, inner = key.split("/", 1)
+            return self.reevaluated(name).get(inner, default)
         results = self.job.results or {}
         if key in results:
             return results[key]
@@ -34,6 +38,13 @@ class RunView:
                 break
             node = node[part]
         return node if node is not None else default
+
+    def reevaluated(self, name: str) -> dict[str, Any]:
+        """``eval_<name>.json`` (``reproduce.reevaluate``); none is a NoRuns."""
+        path = self.job.folder / f"eval_{name}.json"
+        if not path.exists():
+            raise NoRuns(f"{self.job.folder.name} has no eval_{name}.json (not evaluated by {name})")
+        return json.loads(path.read_text())
 
     def matches(self, where: dict[str, Any]) -> bool:
         return all(_same(self.get(k), v) for k, v in where.items())
@@ -82,6 +93,17 @@ class Results:
         if not numbers:
             raise NoRuns(f"sweep {sweep!r}: no value of {key} where {where}")
         return statistics.mean(numbers)
+
+    def only_seed(self, seed: int) -> Results:
+        """The runs of one seed. A sweep run at a single seed (a closed-form baseline, a shared
+        reference run) serves every seed and is kept whole."""
+        out = Results.__new__(Results)
+        out.sweep_dirs = dict(self.sweep_dirs)
+        out.runs = {}
+        for name, views in self.runs.items():
+            seeds = {int(r.get("seed", 0)) for r in views}
+            out.runs[name] = views if len(seeds) <= 1 else [r for r in views if int(r.get("seed", 0)) == seed]
+        return out
 
     def folders(self) -> list[str]:
         return [str(r.job.folder) for views in self.runs.values() for r in views]

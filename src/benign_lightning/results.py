@@ -60,7 +60,7 @@ def run_identity(cfg: DictConfig, datamodule: Any, method_name: str) -> dict[str
         "eta": float(getattr(datamodule, "eta", cfg.eta)),
         "noise_mode": getattr(datamodule, "noise_mode", None),
         # Fine2Coarse's read-out (sum or max of the fine logits), where the model has one.
-        "coarse_rule": str(cfg.get("coarse_rule", "sum")) if getattr(datamodule, "fine2coarse", False) else None,
+        "coarse_rule": str(cfg.get("coarse_rule", "sum")) if getattr(datamodule, "fine2coarse", 0) else None,
         "eps": float(cfg.eps),
         "seed": int(cfg.seed),
         "data_seed": int(cfg.data_seed),

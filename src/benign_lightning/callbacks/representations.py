@@ -153,13 +153,17 @@ class RepresentationSnapshots(pl.Callback):
             acts, y = self.snapshots[f"{tag}_{kind}"], self.snapshots[f"{tag}_{kind}_label"]
             nearest = classes[((acts[:, None] - centroids[None]) ** 2).sum(-1).argmin(1)]
             out[kind] = float((nearest != y).mean()) if len(y) else float("nan")
-        out["adversarial_nearest_is_mislabelled"] = self._adversarial_beside_mislabelled(tag)
+        beside, chance = self._adversarial_beside_mislabelled(tag)
+        out["adversarial_nearest_is_mislabelled"] = beside
+        out["adversarial_nearest_chance"] = chance
         return out
 
-    def _adversarial_beside_mislabelled(self, tag: str) -> float:
+    def _adversarial_beside_mislabelled(self, tag: str) -> tuple[float, float]:
         """Observation (i) of §3.1: the fraction of adversarial examples whose nearest training point
         (of those snapshotted, in the penultimate space) is a mislabelled one of the same correct
-        label, i.e. one the model has fit to the other class."""
+        label, i.e. one the model has fit to the other class; and the same fraction by chance (a
+        training point drawn at random from the snapshot's pool: for equally many clean and
+        mislabelled points of two classes, about 1/4)."""
         snap = self.snapshots
         clean, mislabelled = snap[f"{tag}_clean"], snap[f"{tag}_mislabelled"]
         train = np.concatenate([clean, mislabelled])
@@ -167,13 +171,16 @@ class RepresentationSnapshots(pl.Callback):
         labels = np.concatenate([snap[f"{tag}_clean_label"], snap[f"{tag}_mislabelled_label"]])
         adv, adv_y = snap[f"{tag}_adversarial"], snap[f"{tag}_adversarial_label"]
         if not len(adv):
-            return float("nan")
+            return float("nan"), float("nan")
+        # Chance: per adversarial example, the share of the pool that is mislabelled of its label.
+        share = {y: float((is_mislabelled & (labels == y)).mean()) for y in np.unique(adv_y)}
+        chance = float(np.mean([share[y] for y in adv_y]))
         # Exact nearest neighbours by brute force (600 × 300 distances). Not scipy's KDTree: with the
         # run's flush-denormal mode on (run.py) it segfaults on some final-epoch activations
         # (measured on repr_pca's epoch-20 snapshot, scipy 1.17).
         distances = torch.cdist(torch.from_numpy(adv).double(), torch.from_numpy(train).double())
         nearest = distances.argmin(1).numpy()
-        return float((is_mislabelled[nearest] & (labels[nearest] == adv_y)).mean())
+        return float((is_mislabelled[nearest] & (labels[nearest] == adv_y)).mean()), chance
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benign_lightning.reproduce.results import NoRuns, Results
+from benign_lightning.reproduce.results import NoRuns, Results, TooFew
 
 SCALES = ("smoke", "cpu", "paper")
 Check = Callable[[Results], tuple[str, bool]]
@@ -250,17 +250,44 @@ FIG2A = Entry(
 
 
 # --- Figure 2b ------------------------------------------------------------------------------------
-def _fig2b_jump(r: Results) -> tuple[str, bool]:
-    etas = sorted({float(v.get("eta")) for v in r.select("mnist")})
-    lo, hi = etas[0], etas[-1]
-    adv = {e: r.mean("mnist", "adv_err", eta=e) for e in (lo, hi)}
-    test = {e: r.mean("mnist", "natural_err", eta=e) for e in (lo, hi)}
-    adv_rise, test_rise = adv[hi] - adv[lo], test[hi] - test[lo]
-    ours = (
-        f"η {lo:g} → {hi:g}: adversarial error (ε = 0.1) {_f(adv[lo])} → {_f(adv[hi])}, "
-        f"test error {_f(test[lo])} → {_f(test[hi])}"
-    )
-    return ours, adv_rise >= 0.2 and adv_rise >= 2 * test_rise
+def _fig2b_jump(reading: str = "") -> Check:
+    """The jump at ε = 0.1, on models that fitted their noisy labels (an under-trained model shows a
+    jump too, from the noise it has not learnt: that is not the claim)."""
+
+    def check(r: Results) -> tuple[str, bool]:
+        etas = sorted({float(v.get("eta")) for v in r.select("mnist")})
+        lo, hi = etas[0], etas[-1]
+        adv = {e: float(r.mean("mnist", f"{reading}adv_err_by_eps", eta=e, _at=0.1)) for e in (lo, hi)}
+        test = {e: r.mean("mnist", "natural_err", eta=e) for e in (lo, hi)}
+        train = {e: r.mean("mnist", "train_err", eta=e) for e in etas}
+        adv_rise, test_rise = adv[hi] - adv[lo], test[hi] - test[lo]
+        ours = (
+            f"η {lo:g} → {hi:g}: adversarial error (ε = 0.1) {_f(adv[lo])} → {_f(adv[hi])}, test error "
+            f"{_f(test[lo])} → {_f(test[hi])}; training error on the noisy labels "
+            + ", ".join(f"{_f(v)} (η={e:g})" for e, v in train.items())
+        )
+        fitted = all(v <= 0.02 for v in train.values())
+        return ours, fitted and adv_rise >= 0.2 and adv_rise >= 2 * test_rise
+
+    return check
+
+
+FIG2B_SOURCE = (
+    "§3.1: “The results on both datasets show that the effect of over-fitting label noise on adversarial "
+    "error is even more clearly visible here; for the same PGD adversary the adversarial error jumps sharply "
+    "with increasing label noise, while the growth of natural test error is much slower.”"
+)
+FIG2B_THRESHOLD = (
+    "the noise fitted (training error on the noisy labels ≤ 0.02 at every η); from the smallest to the "
+    "largest η the adversarial error at ε = 0.1 (ours: the paper plots a grid it does not give) rises by "
+    "≥ 0.2 and by ≥ 2× the test error's rise"
+)
+
+
+def _fig2b_post(folders: dict[str, Path]) -> None:
+    from benign_lightning.reproduce.reevaluate import attack_group, reevaluate_sweep
+
+    reevaluate_sweep(folders["mnist"], "paper_attack", attack_group("paper_mnist"))
 
 
 FIG2B = Entry(
@@ -268,7 +295,8 @@ FIG2B = Entry(
     title="Figure 2b: MNIST, adversarial error jumps with label noise, test error grows slowly",
     section="§3.1, Figure 2b, App. D.1",
     sweeps={
-        "smoke": (Sweep("mnist", ("+experiment=mnist_noise", *MNIST_SMOKE, "-m", "eta=0,0.2")),),
+        "smoke": (Sweep("mnist", ("+experiment=mnist_noise", *MNIST_SMOKE, "attack.eval_eps=[0.1]", "-m",
+                                  "eta=0,0.2")),),  # fmt: skip
         "cpu": (
             Sweep(
                 "mnist",
@@ -279,27 +307,26 @@ FIG2B = Entry(
                     "attack.eval_eps=[0.05,0.1,0.2]",
                     "-m",
                     "eta=0,0.2",
+                    SEEDS3,
                 ),
             ),
         ),
-        "paper": (Sweep("mnist", ("+experiment=mnist_noise", "-m", "eta=0,0.05,0.1,0.2")),),
+        "paper": (Sweep("mnist", ("+experiment=mnist_noise", "-m", "eta=0,0.05,0.1,0.2", SEEDS3)),),
     },
     claims=(
-        Claim(
-            "jump",
-            "§3.1: “the adversarial error jumps sharply with increasing label noise, while the "
-            "growth of natural test error is much slower”",
-            "from the smallest to the largest η the "
-            "adversarial error at ε = 0.1 rises by ≥ 0.2 and by ≥ 2× the test error's rise",
-            _fig2b_jump,
-        ),
+        Claim("jump", FIG2B_SOURCE, f"{FIG2B_THRESHOLD}; our attack (PGD-50, one random start)",
+              _fig2b_jump()),
+        Claim("jump [paper_attack]", FIG2B_SOURCE, f"{FIG2B_THRESHOLD}; the paper's attack (PGD-20, steps of "
+              "0.01 from x)", _fig2b_jump("paper_attack/")),  # fmt: skip
     ),
     cost={
         "smoke": "≈ 15 s, CPU",
-        "cpu": "2 jobs on 2000 images, 7.7 min measured on 2 CPU cores",
-        "paper": "4 jobs × 60 epochs on 60k images, ≈ 1 GPU-hour",
+        "cpu": "6 jobs on 2000 images (3 seeds), each evaluated under two attacks",
+        "paper": "12 jobs × 60 epochs on 60k images, ≈ 3 GPU-hours",
     },
     needs="MNIST (BENIGN_DATA_DIR/MNIST/raw)",
+    notes=("The CPU scale trains on 2000 of MNIST's images and evaluates on 500 test images.",),
+    post=_fig2b_post,
 )
 
 
@@ -803,10 +830,12 @@ def _repr_adversarial(r: Results) -> tuple[str, bool]:
     if not snapshots:
         raise NoRuns("no representation snapshots in the run")
     last = max(snapshots, key=lambda tag: int(tag.rsplit("_", 1)[1]))  # keys may come unordered
-    beside = snapshots[last]["adversarial_nearest_is_mislabelled"]
+    beside, chance = snapshots[last]["adversarial_nearest_is_mislabelled"], snapshots[last][
+        "adversarial_nearest_chance"]  # fmt: skip
     return (
-        f"{last}: {_f(beside)} of adversarial examples lie beside a mislabelled point of their class",
-        beside >= 0.5,
+        f"{last}: {_f(beside)} of adversarial examples lie beside a mislabelled point of their class "
+        f"(chance for the pool drawn: {_f(chance)})",
+        beside >= 2 * chance and beside >= 0.5,
     )
 
 
@@ -841,27 +870,29 @@ FIG3 = Entry(
                 ),
             ),
         ),
-        "cpu": (Sweep("repr", ("+experiment=repr_pca", "-m")),),
-        "paper": (Sweep("repr", ("+experiment=repr_pca", "-m")),),
+        "cpu": (Sweep("repr", ("+experiment=repr_pca", "-m", SEEDS3)),),
+        "paper": (Sweep("repr", ("+experiment=repr_pca", "-m", SEEDS3)),),
     },
     claims=(
         Claim(
             "beside",
-            "§3.1, Figure 3: “the bulk of adversarial examples are concentrated around the "
-            "mis-labelled training data of the opposite class”",
-            "at the end ≥ 50% of adversarial examples "
-            "have a mislabelled training point of their correct class as nearest neighbour (penultimate "
-            "layer)",
+            "§3.1, Figure 3: “(i) The bulk of adversarial examples ( + -es) are concentrated around the "
+            "mis-labelled training data ( -es) of the opposite class.”",
+            "at the end, the share of adversarial examples whose nearest training point (penultimate layer, "
+            "among the clean and mislabelled points drawn) is a mislabelled point of their correct class is "
+            "≥ 2× what chance gives for that pool, and ≥ 0.5 (“the bulk”)",
             _repr_adversarial,
         ),
         Claim(
             "late fit",
-            "§3.1, Figure 3: “the mis-labelled training data take longer to be fit”",
+            "§3.1, Figure 3: “(ii) The mis-labelled training data take longer to be fit by the classifier.”",
             "median stable fit epoch of the mislabelled points > the clean points'",
             _repr_late_fit,
         ),
     ),
-    cost={"smoke": "≈ 15 s, CPU", "cpu": "1 job, 40 s measured", "paper": "the same"},
+    cost={"smoke": "≈ 15 s, CPU", "cpu": "3 jobs (3 seeds), about 2 min each on 2 CPU cores",
+          "paper": "the same"},  # fmt: skip
+    run_figures=("*/figures/representations_pca.png",),
 )
 
 
@@ -952,16 +983,22 @@ def _fig5a(r: Results) -> tuple[str, bool]:
 
 def _fig5b(r: Results) -> tuple[str, bool]:
     s = _influence_summary(r)
-    wrong, all_points = s["max_infl_mean_robust_test_wrong"], s["max_infl_mean"]
-    if wrong is None:
-        raise NoRuns("the robust run misclassifies no test point")
+    wrong, all_points, n = s["max_infl_mean_robust_test_wrong"], s["max_infl_mean"], s["n_robust_test_wrong"]
+    if wrong is None or n < FIG5B_LEAST_POINTS:
+        raise TooFew(f"{n} test points misclassified by the robust run (the least: {FIG5B_LEAST_POINTS})")
     ours = (
-        f"mean largest influence on the {s['n_robust_test_wrong']} test points the robust run "
-        f"misclassifies: {_f(wrong)}; on all test points: {_f(all_points)}"
+        f"mean largest influence on the {n} test points the robust run misclassifies: {_f(wrong)}; on all "
+        f"test points: {_f(all_points)}"
     )
     return ours, wrong > all_points
 
 
+# Below this many misclassified test points Figure 5b's mean is too noisy to judge: with 12-64 models
+# each point's largest influence moves in steps of 1/12 or more, and a mean over a handful of points
+# can land either side of the test set's (the toy-MNIST run once judged it on 2 points).
+FIG5B_LEAST_POINTS = 20
+MNIST_MEM_CPU = ("data.train_subset=2000", "data.test_subset=500", "data_seed=0", "eta=0",
+                 "trainer.max_epochs=10", "attack=linf", "attack.steps=10")  # fmt: skip
 TOY_SMALL = ("data.n_train=200", "data.n_test=100", "trainer.max_epochs=3", "trainer.min_epochs=1")
 FIG5 = Entry(
     name="fig5",
@@ -986,22 +1023,16 @@ FIG5 = Entry(
             ),
             Sweep("natural", ("+experiment=toy_mnist", *TOY_SMALL, *SMOKE_ATTACK, "data_seed=0", "-m")),
         ),
+        # Clean MNIST (η = 0): the points the robust model leaves unfit are MNIST's own rare digits, as
+        # the paper's are CIFAR-10's, not flipped labels (bench/README.md, Memorization: 671 s for the
+        # 12 members).
         "cpu": (
-            Sweep("mem", ("+experiment=memorization_toy", "-m")),
-            Sweep(
-                "robust",
-                (
-                    "+experiment=toy_mnist",
-                    "method=at",
-                    "eps=0.05",
-                    "data_seed=0",
-                    "trainer.max_epochs=20",
-                    "attack.checks=none",
-                    "-m",
-                ),
-            ),
-            Sweep("natural", ("+experiment=toy_mnist", "data_seed=0", "attack.checks=none", "-m")),
-        ),
+            Sweep("mem", ("+experiment=memorization_mnist", *MNIST_MEM_CPU, "ensemble.size=12",
+                          "memorization_every_n_epochs=2", "-m")),
+            Sweep("robust", ("+experiment=mnist_robust_noise", "method=trades", *MNIST_MEM_CPU,
+                             "attack.checks=cheap", "-m")),
+            Sweep("natural", ("+experiment=mnist_noise", *MNIST_MEM_CPU, "-m")),
+        ),  # fmt: skip
         "paper": (
             Sweep("mem", ("+experiment=memorization_mnist", "-m")),
             Sweep(
@@ -1013,25 +1044,39 @@ FIG5 = Entry(
     claims=(
         Claim(
             "5a",
-            "§3.2, Figure 5a: the training points an adversarially trained model mis-classifies "
-            "(blue) have higher self-influence than the points of the dataset (orange)",
+            "§3.2, Figure 5a: “the self-influence of training samples that were mis-classified by "
+            "adversarially trained models but correctly classified by a naturally trained model is higher "
+            "compared to the distribution of self-influence on the entire train dataset”",
             "mean self-influence of the points the robust run leaves unfit (and natural training fits) "
             "≥ 2× the mean over all training points",
             _fig5a,
+            per_seed=False,
         ),
         Claim(
             "5b",
-            "§3.2, Figure 5b: the test points an adversarially trained model mis-classifies are "
-            "more influenced by single training points than the test set as a whole",
-            "mean largest influence on the test points the robust run misclassifies > on all test points",
+            "§3.2, Figure 5b: “the influence of training images are higher on test images that are "
+            "mis-classified by adversarially trained models as compared to an average test image from the "
+            "dataset”",
+            f"mean largest influence on the test points the robust run misclassifies > on all test points; "
+            f"judged on at least {FIG5B_LEAST_POINTS} such test points",
             _fig5b,
+            per_seed=False,
         ),
     ),
     cost={
         "smoke": "≈ 30 s, CPU",
-        "cpu": "32 members + 2 runs, 5.5 min measured on 2 CPU cores",
+        "cpu": "12 members + 2 runs on 2000 MNIST images, ≈ 15 min on 2 CPU cores",
         "paper": "64 MNIST members + TRADES: ≈ 4 GPU-hours",
     },
+    needs="MNIST (BENIGN_DATA_DIR/MNIST/raw)",
+    notes=(
+        "Substitution: the paper's Figure 5 is CIFAR-10 and an adversarially trained model, with Zhang & "
+        "Feldman's published scores. Here the estimates are our own, on clean MNIST (η = 0) with TRADES "
+        "(ε = 0.3, λ = 1/6: the paper's MNIST model of Figure 4), so the points the robust model leaves "
+        "unfit are MNIST's rare, correctly labelled digits. The CPU scale has 12 members on 2000 images; "
+        "Zhang & Feldman used 2000 models.",
+    ),
+    run_figures=("*/figures/figure5.png",),
     post=_influence,
 )
 

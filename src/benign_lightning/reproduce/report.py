@@ -17,10 +17,11 @@ from typing import Any
 
 from benign_lightning.io import atomic_write_json, atomic_write_text
 from benign_lightning.reproduce.registry import Claim, Entry
-from benign_lightning.reproduce.results import NoRuns, Results
+from benign_lightning.reproduce.results import NoRuns, Results, TooFew
 from benign_lightning.reproduce.runner import command, sweep_dir
 
-HOLDS, FAILS, NOT_RUN, NOT_JUDGED = "holds", "does not hold", "not run", "not judged"
+HOLDS, FAILS, NOT_RUN = "holds", "does not hold", "not run"
+NOT_JUDGED, TOO_FEW = "not judged", "too few to judge"
 FIGURES = ("err_vs_*.png", "adv_err_vs_eps.png", "decision_regions.png", "pr_*.png")  # aggregate's, detect's
 
 
@@ -61,6 +62,8 @@ def _judge(claim: Claim, results: Results) -> tuple[str, str]:
     """``(ours, verdict)`` of one check on ``results``."""
     try:
         ours, holds = claim.check(results)
+    except TooFew as e:
+        return "", f"{TOO_FEW}: {e}"
     except NoRuns as e:
         return "", f"{NOT_RUN}: {e}"
     except (KeyError, TypeError, ValueError, IndexError) as e:  # results without what the check reads

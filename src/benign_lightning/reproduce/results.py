@@ -57,8 +57,23 @@ def _same(value: Any, wanted: Any) -> bool:
         return str(value) == str(wanted)
 
 
+def _at_eps(curve: dict[str, float] | None, eps: float) -> float | None:
+    """A per-ε dict's value at ``eps`` (keys are ``str(float(eps))``)."""
+    if not curve:
+        return None
+    found = {float(k): v for k, v in curve.items()}
+    if float(eps) not in found:
+        raise NoRuns(f"no ε = {eps:g} in the grid {sorted(found)}")
+    return found[float(eps)]
+
+
 class NoRuns(LookupError):
     """A claim asked for runs the reproduction does not have (its verdict: not run)."""
+
+
+class TooFew(NoRuns):
+    """The runs are there, but hold too few cases for the claim's statistic (its verdict: too few to
+    judge)."""
 
 
 class Results:
@@ -86,9 +101,12 @@ class Results:
             raise NoRuns(f"no finished run of sweep {sweep!r} with {shown}")
         return found
 
-    def mean(self, sweep: str, key: str, **where: Any) -> float:
-        """The mean of ``key`` over the seeds (every matching job)."""
+    def mean(self, sweep: str, key: str, _at: float | None = None, **where: Any) -> float:
+        """The mean of ``key`` over the seeds (every matching job); ``_at``: the value at that ε of a
+        per-ε key (``adv_err_by_eps``)."""
         values = [r.get(key) for r in self.select(sweep, **where)]
+        if _at is not None:
+            values = [_at_eps(v, _at) for v in values]
         numbers = [float(v) for v in values if v is not None]
         if not numbers:
             raise NoRuns(f"sweep {sweep!r}: no value of {key} where {where}")

@@ -150,6 +150,7 @@ SCHEMA: dict[str, Rule] = {
     "progress": one_of("auto", "bar", "epoch", "none"),
     "train_attack.steps": integer(1),
     "train_attack.step_size": NULL | number(0, open_low=True),
+    "train_attack.eps_warmup_epochs": number(0),
     "train_attack.random_start": BOOL,
     "train_attack.bn_eval": BOOL,
     "early_stopping.enabled": BOOL,

@@ -34,11 +34,15 @@ class RobustTraining(NaturalTraining):
         bn_eval: bool,
         seed: int,
         clamp: tuple[float, float] | None,
+        eps_warmup_epochs: float = 0,
         **natural: Any,
     ) -> None:
         # Madry et al.'s rule when no step size is given: 2.5·ε/steps, so the iterates can cross
         # the ball and back.
         self.step_size = 2.5 * eps / max(steps, 1) if step_size is None else step_size
+        self.relative_step = step_size is None
+        if eps_warmup_epochs < 0:
+            raise ConfigError(f"train_attack.eps_warmup_epochs={eps_warmup_epochs}: must be >= 0")
         try:
             check_budget(eps=eps, steps=steps, step_size=self.step_size, norm=norm)
         except ValueError as e:
@@ -51,11 +55,25 @@ class RobustTraining(NaturalTraining):
         seed = self.hparams.seed if seed is None else seed
         return (seed * 1_000_003 + self.global_step) * 1_009 + self.global_rank
 
+    def eps_scale(self) -> float:
+        """The share of ε the training attack uses now: 1, or during ``eps_warmup_epochs`` a linear
+        ramp by optimizer step. Adversarial training at a large ε from the first step can settle on
+        a constant prediction (the loss stuck at log K: toy-MNIST at ε = 64/255, MNIST at 0.3); a
+        warm-up lets the network learn the clean task first, as is usual for AT at large ε."""
+        warmup = float(self.hparams.get("eps_warmup_epochs", 0) or 0)
+        if warmup == 0 or self._trainer is None:
+            return 1.0
+        steps_per_epoch = max(int(self.trainer.num_training_batches), 1)
+        return min(1.0, (self.global_step + 1) / (warmup * steps_per_epoch))
+
     def attack_settings(self) -> dict[str, Any]:
         hp = self.hparams
         clamp = tuple(hp.clamp) if hp.clamp is not None else None
+        scale = self.eps_scale()
+        # A step relative to ε shrinks with it; an absolute one (e.g. 0.01) stays.
+        step_size = self.step_size * scale if self.relative_step else self.step_size
         return dict(
-            eps=hp.eps, steps=hp.steps, step_size=self.step_size, norm=hp.norm,
+            eps=hp.eps * scale, steps=hp.steps, step_size=step_size, norm=hp.norm,
             clamp=clamp, bn_eval=hp.bn_eval, seed=self.attack_seed(),
         )  # fmt: skip
 

@@ -206,7 +206,7 @@ def _fig2a_post(folders: dict[str, Path]) -> None:
     reevaluate_sweep(folders["toy"], "clamped", {"clamp": [0.0, 1.0]})
 
 
-SEEDS3 = "seed=0,1,2"
+SEEDS3, SEEDS5 = "seed=0,1,2", "seed=0,1,2,3,4"
 FIG2A_READING_SWEEPS = (
     Sweep("normalised", ("+experiment=toy_mnist", "-m", "eta=0,0.2", f"data.sigma2={SIGMA2_NORMALISED}",
                          SEEDS3)),
@@ -418,13 +418,34 @@ def _curves_ordered(sweep: str, key: str, order: tuple[str, ...]) -> Check:
     """At every ε of the grid, the runs' adversarial errors in ``order`` (lowest first)."""
 
     def check(r: Results) -> tuple[str, bool]:
-        curves = {name: _eps_curve(r.select(sweep, **{key: name})[0]) for name in order}
+        curves = {name: _mean_curve(r, sweep, **{key: name}) for name in order}
         grid = sorted(set.intersection(*(set(c) for c in curves.values())) - {0.0})
         ours = "; ".join(f"ε={e:g}: " + ", ".join(f"{n} {_f(curves[n][e])}" for n in order) for e in grid)
         holds = bool(grid) and all(
             all(curves[a][e] <= curves[b][e] for a, b in zip(order, order[1:], strict=False)) for e in grid
         )
         return ours, holds
+
+    return check
+
+
+# Both arms at or above this adversarial error: saturated, where "smaller" cannot show.
+BOTH_SATURATED = 0.98
+
+
+def _strictly_lower(sweep: str, better: str, worse: str) -> Check:
+    """``better``'s adversarial error strictly below ``worse``'s at every ε > 0 where either is below
+    saturation; the ε where both saturate are reported, and at least one ε must be judged."""
+
+    def check(r: Results) -> tuple[str, bool]:
+        a, b = _mean_curve(r, sweep, method=better), _mean_curve(r, sweep, method=worse)
+        grid = sorted(set(a) & set(b) - {0.0})
+        judged = [e for e in grid if min(a[e], b[e]) < BOTH_SATURATED]
+        saturated = [e for e in grid if e not in judged]
+        ours = "; ".join(f"ε={e:.4g}: {better} {_f(a[e])}, {worse} {_f(b[e])}" for e in grid)
+        if saturated:
+            ours += f" (both ≥ {BOTH_SATURATED} at ε = {', '.join(f'{e:.4g}' for e in saturated)})"
+        return ours, bool(judged) and all(a[e] < b[e] for e in judged)
 
     return check
 
@@ -441,14 +462,35 @@ CIFAR_SMOKE = (
 )
 
 
+# The adversarial error a naturally trained CIFAR network reaches at a budget where it has nothing
+# left to lose: above this, a rise with η cannot show.
+SATURATED = 0.9
+
+
+def _mean_curve(r: Results, sweep: str, **where) -> dict[float, float]:
+    """The mean adversarial error at each ε of the grid, over the matching runs."""
+    curves = [_eps_curve(v) for v in r.select(sweep, **where)]
+    grid = sorted(set.intersection(*(set(c) for c in curves)))
+    return {e: sum(c[e] for c in curves) / len(curves) for e in grid}
+
+
 def _cifar_noise(r: Results) -> tuple[str, bool]:
+    """Per architecture: the rise with η at the smallest ε > 0 where η = 0's adversarial error is below
+    saturation (at 8/255 a natural CIFAR network is near 1 at every η, and no rise can show)."""
     parts, holds = [], True
     for arch in sorted({str(v.get("arch")) for v in r.select("cifar")}):
         etas = sorted({float(v.get("eta")) for v in r.select("cifar", arch=arch)})
-        adv = [r.mean("cifar", "adv_err", arch=arch, eta=e) for e in (etas[0], etas[-1])]
+        lo, hi = (_mean_curve(r, "cifar", arch=arch, eta=e) for e in (etas[0], etas[-1]))
+        usable = [e for e in sorted(lo) if e > 0 and lo[e] < SATURATED]
+        if not usable:
+            raise NoRuns(f"{arch}: η = {etas[0]:g}'s adversarial error is ≥ {SATURATED} at every ε > 0")
+        eps = usable[0]
         test = [r.mean("cifar", "natural_err", arch=arch, eta=e) for e in (etas[0], etas[-1])]
-        parts.append(f"{arch}: adv {_f(adv[0])} → {_f(adv[1])}, test {_f(test[0])} → {_f(test[1])}")
-        holds = holds and adv[1] - adv[0] >= 0.1 and adv[1] - adv[0] > test[1] - test[0]
+        rise = hi[eps] - lo[eps]
+        curve = ", ".join(f"ε={e:.4g}: {_f(lo[e])} → {_f(hi[e])}" for e in sorted(lo) if e > 0)
+        parts.append(f"{arch} at ε={eps:.4g}: adv {_f(lo[eps])} → {_f(hi[eps])}, test {_f(test[0])} → "
+                     f"{_f(test[1])} (η {etas[0]:g} → {etas[-1]:g}; the curve: {curve})")  # fmt: skip
+        holds = holds and rise >= 0.1 and rise > test[1] - test[0]
     return "; ".join(parts), holds
 
 
@@ -473,9 +515,12 @@ FIG2CDE = Entry(
     claims=(
         Claim(
             "rise",
-            "§3.1, Figure 2c–e: “Adversarial Error increases with increasing label noise η”",
-            "for every architecture the adversarial error at the largest η is ≥ 0.1 above η = 0's and "
-            "rises more than the test error",
+            "§3.1 (of Figures 2b–e): “for the same PGD adversary the adversarial error jumps sharply with "
+            "increasing label noise, while the growth of natural test error is much slower”; the Figure 2 "
+            "caption: “Adversarial Error increases with increasing label noise η.”",
+            f"for every architecture, at the smallest ε > 0 of the grid where η = 0's adversarial error is "
+            f"below {SATURATED} (not saturated), the adversarial error at the largest η is ≥ 0.1 above "
+            "η = 0's and rises more than the test error; the whole curve is reported",
             _cifar_noise,
         ),
     ),
@@ -490,18 +535,41 @@ FIG2CDE = Entry(
 TABLE1_PAPER = {0.0: (99.98, 95.25), 0.25: (97.23, 92.77), 1.0: (86.03, 81.62)}
 
 
-def _table1(r: Results) -> tuple[str, bool]:
-    rows = {float(v.get("eps")): v for v in r.select("l2")}
-    eps = sorted(rows)
-    train = [100 * (1 - rows[e].get("train_err")) for e in eps]
-    test = [100 * (1 - rows[e].get("natural_err")) for e in eps]
-    ours = "; ".join(
-        f"ε={e:g}: train {a:.2f}%, test {b:.2f}%" for e, a, b in zip(eps, train, test, strict=True)
-    )
+# Table 1 reports one model per ε and no spread. ±1.5 points (ours) allows for seed-to-seed and
+# implementation differences of a 150-epoch CIFAR-10 ResNet-50 recipe (the paper names none; ours is
+# the robustness library's), while a model of another regime (too few epochs, no augmentation, a
+# weaker attack) misses by more.
+TABLE1_TOLERANCE = 1.5
+
+
+def _table1_rows(r: Results) -> dict[float, tuple[float, float]]:
+    eps = sorted({float(v.get("eps")) for v in r.select("l2")})
+    return {e: (100 * (1 - r.mean("l2", "train_err", eps=e)), 100 * (1 - r.mean("l2", "natural_err", eps=e)))
+            for e in eps}  # fmt: skip
+
+
+def _table1_falling(r: Results) -> tuple[str, bool]:
+    rows = _table1_rows(r)
+    ours = "; ".join(f"ε={e:g}: train {a:.2f}%, test {b:.2f}%" for e, (a, b) in rows.items())
+    train, test = [a for a, _ in rows.values()], [b for _, b in rows.values()]
     falling = all(x > y for x, y in zip(train, train[1:], strict=False)) and all(
         x > y for x, y in zip(test, test[1:], strict=False)
     )
-    return ours, len(eps) > 1 and falling
+    return ours, len(rows) > 1 and falling
+
+
+def _table1_numbers(r: Results) -> tuple[str, bool]:
+    rows = _table1_rows(r)
+    missing = set(TABLE1_PAPER) - set(rows)
+    if missing:
+        raise NoRuns(f"no run at ε = {', '.join(f'{e:g}' for e in sorted(missing))}")
+    parts, holds = [], True
+    for e, (paper_train, paper_test) in TABLE1_PAPER.items():
+        train, test = rows[e]
+        parts.append(f"ε={e:g}: train {train:.2f}% (paper {paper_train}), test {test:.2f}% "
+                     f"(paper {paper_test})")  # fmt: skip
+        holds = holds and max(abs(train - paper_train), abs(test - paper_test)) <= TABLE1_TOLERANCE
+    return "; ".join(parts), holds
 
 
 TABLE1 = Entry(
@@ -522,11 +590,23 @@ TABLE1 = Entry(
     },
     claims=(
         Claim(
-            "accuracies",
-            "§3.2, Table 1: train accuracy 99.98 / 97.23 / 86.03% and test 95.25 / 92.77 / "
-            "81.62% at ε = 0 / 0.25 / 1.0",
+            "falling",
+            "§3.2: “both the training and test accuracy (on clean data) for commonly used deep learning "
+            "models drops with increasing strength of the PGD adversary used (see Table 1)”",
             "train and test accuracy both fall as ε grows",
-            _table1,
+            _table1_falling,
+        ),
+        Claim(
+            "numbers",
+            "§3.2, Table 1: train / test accuracy 99.98 / 95.25% (ε = 0), 97.23 / 92.77% (ε = 0.25), "
+            "86.03 / 81.62% (ε = 1.0)",
+            f"every train and test accuracy within {TABLE1_TOLERANCE} points of the paper's (the paper "
+            "reports one model per ε and no spread; the tolerance, ours, allows for seed and implementation "
+            "differences of one recipe)",
+            _table1_numbers,
+            scales=("paper",),
+            regime="the CPU and smoke scales train on a 5000-image subset for 30 epochs, not the paper's "
+            "recipe, so their accuracies are not comparable with Table 1's",
         ),
     ),
     cost={"smoke": "≈ 30 s, CPU", "cpu": "hours on a CPU (a GPU job)", "paper": "3 jobs: ≈ 30 GPU-hours"},
@@ -538,7 +618,8 @@ TABLE1 = Entry(
 )
 
 
-def _fine2coarse_entry(name: str, figure: str, experiment: str, needs: str, paper_cost: str) -> Entry:
+def _fine2coarse_entry(name: str, figure: str, experiment: str, needs: str, paper_cost: str,
+                       source: str) -> Entry:  # fmt: skip
     smoke = (
         CIFAR_SMOKE
         if "cifar" in experiment
@@ -575,10 +656,10 @@ def _fine2coarse_entry(name: str, figure: str, experiment: str, needs: str, pape
         claims=(
             Claim(
                 "fine2coarse",
-                f"App. C.3, Figure {figure}: “for all perturbation budgets, Fine2Coarse has "
-                "smaller adversarial risk than the naturally trained model”",
-                "Fine2Coarse's adversarial error ≤ the coarse model's at every ε > 0 of the grid",
-                _curves_ordered("arms", "method", ("fine2coarse", "coarse")),
+                source,
+                "Fine2Coarse's adversarial error strictly below the coarse model's at every ε > 0 of the "
+                f"grid where either is below {BOTH_SATURATED} (the ε where both saturate are named)",
+                _strictly_lower("arms", "fine2coarse", "coarse"),
             ),
         ),
         cost={"smoke": "≈ 30 s, CPU", "cpu": "hours on a CPU (a GPU job)", "paper": paper_cost},
@@ -593,13 +674,20 @@ FIG9B = _fine2coarse_entry(
     "fine2coarse_cifar100",
     "CIFAR-100 (BENIGN_DATA_DIR/cifar-100-python)",
     "2 jobs, ResNet-50: ≈ 10 GPU-hours",
+    "App. C.3, Figure 9b: “Figure 9b shows that for all perturbation budgets, Fine2Coarse has smaller "
+    "adversarial risk than the naturally trained model.”",
 )
+# The paper states the "all perturbation budgets" result for CIFAR-100 only; of Restricted ImageNet
+# it describes the setup, and the Figure 9 caption is its one claim.
 FIG9C = _fine2coarse_entry(
     "fig9c",
     "9c",
     "fine2coarse_rimagenet",
     "ImageNet (BENIGN_DATA_DIR/imagenet)",
     "2 jobs on 77k ImageNet images: ≈ 40 GPU-hours",
+    "App. C.3, the Figure 9 caption (the text states no result for 9c): “Assigning a separate class to "
+    "each sub-population within the original class during training increases robustness by learning "
+    "more meaningful representations.”",
 )
 
 
@@ -644,33 +732,41 @@ FIG7 = Entry(
                 ("+experiment=circles", *PLANAR_SMOKE, "model=mlp_4x100", "-m", "method=natural,at"),
             ),
         ),
-        "cpu": (Sweep("circles", ("+experiment=circles", "model=mlp_4x100", "-m", "method=natural,at")),),
-        "paper": (
-            Sweep(
-                "circles", ("+experiment=circles", "-m", "method=natural,at", "model=mlp_2x1000,mlp_4x100")
-            ),
-        ),
+        "cpu": (Sweep("circles", ("+experiment=circles", "-m", "method=natural,at",
+                                  "model=mlp_2x1000,mlp_4x100", SEEDS3)),),
+        "paper": (Sweep("circles", ("+experiment=circles", "-m", "method=natural,at",
+                                    "model=mlp_2x1000,mlp_4x100", SEEDS5)),),  # fmt: skip
     },
     claims=(
         Claim(
             "small discs",
-            "App. C.1: “the adversarially trained (AT) models ignore the smaller circles”",
-            "natural training loses none of the small discs, AT at least one",
+            "App. C.1: “Figure 7 shows that the adversarially trained (AT) models ignore the smaller circles "
+            "(i.e. rare sub-populations)”",
+            "for each network: natural training loses none of the small discs, AT at least one",
             _circles_ignored,
         ),
         Claim(
             "margin",
-            "App. C.1: AT “tries to get a larger margin around the circles it does classify correctly”",
-            "AT's median margin of the fitted training points > natural training's",
+            "App. C.1: AT “tries to get a larger margin around the circles it does classify correctly "
+            "whereas the naturally trained (NAT) models correctly predicts every circle but ends up with very small "
+            "margin around a lot of circles”",
+            "for each network: AT's median margin of the fitted training points > natural training's",
             _circles_margin,
         ),
     ),
     cost={
         "smoke": "≈ 10 s, CPU",
-        "cpu": "2 jobs, 46 s measured on 2 CPU cores",
-        "paper": "4 jobs, ≈ 35 min on 2 CPU cores",
+        "cpu": "12 jobs (both networks, 3 seeds) on 2 CPU cores",
+        "paper": "20 jobs (5 seeds), ≈ 40 min on 2 CPU cores",
     },
     x="eps",
+    notes=(
+        "The layout is ours: the paper says only “non-overlapping circles of varying radiuses”. Ours has 3 "
+        "large discs (radius 1.2) and 8 small ones (0.3), each small disc 0.2 from a large disc of the other "
+        "label: under 2ε (ε = 0.2), so no ε-robust classifier can keep both, and AT must give something up. "
+        "The small discs are what it gives up in the paper; the layout makes the choice necessary, not "
+        "which disc is chosen.",
+    ),
 )
 
 
@@ -724,8 +820,8 @@ FIG9A = Entry(
         "smoke": (
             Sweep("arms", ("+experiment=lattice", *PLANAR_SMOKE, "-m", "method=natural,fine2coarse,at")),
         ),
-        "cpu": (Sweep("arms", ("+experiment=lattice", "-m", "method=natural,fine2coarse,at")),),
-        "paper": (Sweep("arms", ("+experiment=lattice", "-m", "method=natural,fine2coarse,at")),),
+        "cpu": (Sweep("arms", ("+experiment=lattice", "-m", "method=natural,fine2coarse,at", SEEDS3)),),
+        "paper": (Sweep("arms", ("+experiment=lattice", "-m", "method=natural,fine2coarse,at", SEEDS5)),),
     },
     claims=(
         Claim(
@@ -755,7 +851,7 @@ def _union(r: Results) -> tuple[str, bool]:
         for v in runs
     )
     holds = all(
-        v.get("train_err") <= 0.001 and v.get("natural_err") <= 0.01 and v.get("adv_err") >= 0.9 for v in runs
+        v.get("train_err") <= 0.001 and v.get("natural_err") <= 0.01 and v.get("adv_err") >= 0.1 for v in runs
     )
     return ours, holds
 
@@ -779,7 +875,7 @@ def _parity(r: Results) -> tuple[str, bool]:
 THM2 = Entry(
     name="thm2",
     title="Theorem 2: one representation fits the noise and is not robust, another keeps both accuracies",
-    section="§2.2, Theorem 2",
+    section="§4, Theorem 2 (App. A, B.3)",
     sweeps={
         "smoke": (
             Sweep(
@@ -807,17 +903,17 @@ THM2 = Entry(
     claims=(
         Claim(
             "(ii) union",
-            "Theorem 2 (ii): a representation with zero training error (the noise fitted) and "
-            "high test accuracy but low robust accuracy",
-            "union of intervals, η > 0: training error ≤ "
-            "0.001, test error ≤ 0.01, adversarial error (γ = eps) ≥ 0.9",
+            "Theorem 2 (ii): “there exist h ∈ H, h has zero training error on S_m,η, and R(h; P) = 0. "
+            "However, for any γ > 0, and for any h ∈ H with zero training error on S_m,η, R_Adv,γ(h; P) ≥ 0.1.”",
+            "union of intervals, η > 0: training error ≤ 0.001 (the noise fitted), test error ≤ 0.01, "
+            "adversarial error (γ = eps) ≥ 0.1, the theorem's bound",
             _union,
         ),
         Claim(
             "(i) parity",
-            "Theorem 2 (i): a representation with high natural and robust accuracy at the cost "
-            "of training error",
-            "parity: training error within 0.02 of η, test and adversarial error ≤ 0.01",
+            "Theorem 2 (i): “the classifier c ∈ C that minimizes the training error on S_m,η, has "
+            "R(c; P) = 0 and R_Adv,γ(c; P) = 0 for 0 ≤ γ < 1/4.”",
+            "parity: training error within 0.02 of η (the noise not fitted), test and adversarial error ≤ 0.01",
             _parity,
         ),
     ),
@@ -1175,9 +1271,12 @@ DETECTION = Entry(
     claims=(
         Claim(
             "ranking",
-            "§3.2: the robust model's training errors are the mislabelled points (994 of 997)",
-            "AUROC of AT's score (minus its margin) against the noise mask ≥ 0.9",
+            "beyond the paper: §3.2 reads robust training's training errors as the mislabelled points (its "
+            "precision claim is judged in sec3.2); here AT's score, minus its margin on the given label, "
+            "ranks the noise mask",
+            "AUROC of AT's score against the noise mask ≥ 0.9",
             _detection_at,
+            per_seed=False,
         ),
         Claim(
             "vs confident learning",
@@ -1185,6 +1284,7 @@ DETECTION = Entry(
             "well as confident learning (Northcutt et al. 2021) on the same mask?",
             "AT's average precision ≥ confident learning's (4-fold CV)",
             _detection_vs_cl,
+            per_seed=False,
         ),
     ),
     cost={

@@ -748,8 +748,8 @@ FIG7 = Entry(
         Claim(
             "margin",
             "App. C.1: AT “tries to get a larger margin around the circles it does classify correctly "
-            "whereas the naturally trained (NAT) models correctly predicts every circle but ends up with very small "
-            "margin around a lot of circles”",
+            "whereas the naturally trained (NAT) models correctly predicts every circle but ends up with "
+            "very small margin around a lot of circles”",
             "for each network: AT's median margin of the fitted training points > natural training's",
             _circles_margin,
         ),
@@ -904,7 +904,8 @@ THM2 = Entry(
         Claim(
             "(ii) union",
             "Theorem 2 (ii): “there exist h ∈ H, h has zero training error on S_m,η, and R(h; P) = 0. "
-            "However, for any γ > 0, and for any h ∈ H with zero training error on S_m,η, R_Adv,γ(h; P) ≥ 0.1.”",
+            "However, for any γ > 0, and for any h ∈ H with zero training error on S_m,η, "
+            "R_Adv,γ(h; P) ≥ 0.1.”",
             "union of intervals, η > 0: training error ≤ 0.001 (the noise fitted), test error ≤ 0.01, "
             "adversarial error (γ = eps) ≥ 0.1, the theorem's bound",
             _union,
@@ -913,7 +914,8 @@ THM2 = Entry(
             "(i) parity",
             "Theorem 2 (i): “the classifier c ∈ C that minimizes the training error on S_m,η, has "
             "R(c; P) = 0 and R_Adv,γ(c; P) = 0 for 0 ≤ γ < 1/4.”",
-            "parity: training error within 0.02 of η (the noise not fitted), test and adversarial error ≤ 0.01",
+            "parity: training error within 0.02 of η (the noise not fitted), test and adversarial error "
+            "≤ 0.01",
             _parity,
         ),
     ),

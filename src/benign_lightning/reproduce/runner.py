@@ -69,10 +69,20 @@ def why_not_runnable(entry: Entry, scale: str, overrides: list[str]) -> str | No
                 cfg = compose(config_name="config", overrides=first_job(sweep, overrides))
             validate(cfg, warn=False)
         except ConfigError as e:
-            return str(e)
+            return portable(str(e))
         finally:
             GlobalHydra.instance().clear()
     return None
+
+
+def portable(message: str) -> str:
+    """``message`` with this machine's data folder written as the user sets it
+    (``$BENIGN_DATA_DIR``, or ``./data``): reports go into the repository and are read elsewhere."""
+    import os
+
+    env = os.environ.get("BENIGN_DATA_DIR")
+    folder, shown = (Path(env), "$BENIGN_DATA_DIR") if env else (Path("./data"), "./data")
+    return message.replace(str(folder.expanduser().resolve()), shown)
 
 
 def finished(folder: Path) -> int:

@@ -173,7 +173,7 @@ def test_a_read_only_folder_that_must_be_unpacked_says_so(tmp_path, read_only):
 
 
 # --- rank identity ------------------------------------------------------------------------------
-CLEAN = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID")
+CLEAN = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_JOB_NAME")
 
 
 @pytest.mark.parametrize(
@@ -186,6 +186,8 @@ CLEAN = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID")
         ({"RANK": "3", "LOCAL_RANK": "1", "SLURM_PROCID": "0"}, 3),  # torchrun
         ({"NODE_RANK": "1"}, 1),  # Lightning's launcher on node 1: not global rank 0
         ({"LOCAL_RANK": "0", "GROUP_RANK": "1"}, 1),
+        # a 2-node sbatch script exporting LOCAL_RANK=$SLURM_LOCALID: SLURM's task 1 is rank 1
+        ({"SLURM_PROCID": "1", "LOCAL_RANK": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NAME": "train"}, 1),
     ],
 )  # fmt: skip
 def test_launch_rank_reads_the_rank_as_lightning_does(monkeypatch, env, rank):
@@ -234,9 +236,47 @@ def test_a_slurm_step_of_another_size_than_the_run_is_refused_before_anything_is
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert code == 2 and len(errors) == 1, stderr[-3000:]
     assert "trainer.devices=2 x trainer.num_nodes=1 = 2 processes" in errors[0] and message in errors[0]
-    assert "hydra/launcher=slurm" in errors[0] and "srun --nodes=1 --ntasks-per-node=2" in errors[0]
+    assert "hydra/launcher=slurm" in errors[0]
+    assert "srun --kill-on-bad-exit=1 --nodes=1 --ntasks-per-node=2" in errors[0]
     written = {p.name for p in (tmp_path / "r").iterdir()} - {"__main__.log"}  # (Hydra's own, empty)
     assert written == set()  # no lock, no .hydra record, no results
+
+
+def test_torchrun_inside_a_slurm_job_is_accepted(tmp_path, main_in_process, monkeypatch):
+    """``srun --ntasks-per-node=1 torchrun --nproc-per-node=2 ...``: one SLURM task, two ranks that
+    torchrun starts; Lightning takes the ranks from torchrun (TorchElastic before SLURM), and so does
+    the check. The composed config is enough to see it: the run is not started."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    from benign_lightning.slurm import check_slurm_step
+
+    env = {"SLURM_JOB_ID": "80", "SLURM_JOB_NAME": "train", "SLURM_PROCID": "0", "SLURM_NTASKS": "1",
+           "SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "1"}  # fmt: skip
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="benign_lightning.conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["trainer=ddp_cpu"])
+    GlobalHydra.instance().clear()
+    with pytest.raises(ConfigError, match="this SLURM step runs 1 task"):
+        check_slurm_step(cfg)
+    torchrun = {"TORCHELASTIC_RUN_ID": "x", "RANK": "0", "LOCAL_RANK": "0", "GROUP_RANK": "0",
+                "LOCAL_WORLD_SIZE": "2", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": "29500"}  # fmt: skip
+    for key, value in torchrun.items():
+        monkeypatch.setenv(key, value)  # what torchrun sets
+    check_slurm_step(cfg)
+
+
+def test_several_nodes_need_torchrun_or_slurm(tmp_path, main_in_process):
+    code, _, stderr = main_in_process(*TOY, "trainer.accelerator=cpu", "trainer.strategy=ddp",
+                                      "trainer.devices=1", "trainer.num_nodes=2",
+                                      "hydra.run.dir=r")  # fmt: skip
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1
+    assert "trainer.num_nodes=2: start the processes of every node" in errors[0]
+    assert {p.name for p in (tmp_path / "r").iterdir()} - {"__main__.log"} == set()
 
 
 def test_a_slurm_step_of_the_run_s_size_is_accepted(tmp_path, main_in_process, monkeypatch):

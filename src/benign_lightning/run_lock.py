@@ -47,17 +47,20 @@ _held: dict[Path, RunFolderLock] = {}
 
 
 def launch_rank() -> int:
-    """This process's global rank as its launcher set it, read as Lightning reads it: ``RANK``
-    (torchrun, or Lightning once it has started), then ``LOCAL_RANK`` (Lightning's own launcher
-    starts ranks 1..N-1 with it) on node ``NODE_RANK``/``GROUP_RANK``, then ``SLURM_PROCID``.
+    """This process's global rank as its launcher set it, read as Lightning picks its environment:
+    ``RANK`` (torchrun, or Lightning once it has started); in a SLURM batch job ``SLURM_PROCID``
+    (SLURM's tasks are the ranks); else ``LOCAL_RANK`` (Lightning's own launcher starts ranks
+    1..N-1 with it) on node ``NODE_RANK``/``GROUP_RANK``, then ``SLURM_PROCID``.
 
-    ``LOCAL_RANK`` comes before ``SLURM_PROCID``: inside an interactive allocation (``srun --pty
-    bash``, ``salloc``) every process inherits ``SLURM_PROCID=0`` while Lightning starts the other
-    ranks itself. A process on node k > 0 is never rank 0 (its exact rank needs the node's
-    process count, which only the launcher knows: 1 is returned for it)."""
+    Inside an interactive allocation (``srun --pty bash``, ``salloc``: job name ``bash`` or
+    ``interactive``) every process inherits ``SLURM_PROCID=0`` while Lightning starts the other
+    ranks itself, so there ``LOCAL_RANK`` decides. A process on node k > 0 is never rank 0 (its
+    exact rank needs the node's process count, which only the launcher knows: 1 is returned)."""
     env = os.environ
     if env.get("RANK", "").isdigit():
         return int(env["RANK"])
+    if _slurm_batch_job() and env.get("SLURM_PROCID", "").isdigit():
+        return int(env["SLURM_PROCID"])  # whatever LOCAL_RANK a job script may have exported
     node = next((int(env[k]) for k in ("NODE_RANK", "GROUP_RANK") if env.get(k, "").isdigit()), 0)
     if env.get("LOCAL_RANK", "").isdigit() or node > 0:
         local = int(env.get("LOCAL_RANK", "0") or 0)
@@ -65,6 +68,13 @@ def launch_rank() -> int:
     if env.get("SLURM_PROCID", "").isdigit():
         return int(env["SLURM_PROCID"])
     return 0
+
+
+def _slurm_batch_job() -> bool:
+    """Does Lightning take its ranks from SLURM here (a batch job, not an interactive allocation)?"""
+    from lightning_fabric.plugins.environments import SLURMEnvironment
+
+    return SLURMEnvironment.detect()
 
 
 def _holder(path: Path) -> dict:

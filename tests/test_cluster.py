@@ -426,3 +426,52 @@ def test_ranks_resume_as_rank_zero_decides_across_two_nodes(tmp_path, main_in_pr
             proc.kill()
     assert [p.returncode for p in procs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
     _assert_resumed_together(run_dir)
+
+
+def _decide_on_two_ranks(rank: int, init_file: str, out_dir: str, fails: bool) -> None:
+    """One of 2 gloo ranks asks rank 0's answer; rank 1's own ``decide`` would say otherwise."""
+    from types import SimpleNamespace
+
+    import torch.distributed as dist
+
+    from benign_lightning.agree import rank_zero_decides
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+
+    def broadcast(obj, src=0):
+        box = [obj]
+        dist.broadcast_object_list(box, src)
+        return box[0]
+
+    def decide():
+        if fails:
+            raise ConfigError("cannot resume: every checkpoint is damaged")
+        return f"checkpoint seen by rank {rank}"
+
+    trainer = SimpleNamespace(world_size=2, strategy=SimpleNamespace(broadcast=broadcast))
+    try:
+        outcome = rank_zero_decides(trainer, "resume", decide)
+    except ConfigError as e:
+        outcome = f"ConfigError: {e}"
+    finally:
+        dist.destroy_process_group()
+    Path(out_dir, f"{rank}.txt").write_text(outcome)
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["answer", "error"])
+def test_every_rank_takes_rank_zeros_answer_or_its_error(tmp_path, fails):
+    """Rank 0's answer reaches rank 1; rank 0's error (every checkpoint damaged) is raised on both,
+    where rank 1 once waited in the broadcast for the process group's timeout."""
+    import torch.multiprocessing as mp
+
+    ranks = mp.spawn(_decide_on_two_ranks, args=(str(tmp_path / "init"), str(tmp_path), fails), nprocs=2,
+                     join=False)  # fmt: skip
+    deadline = time.monotonic() + 120  # a rank left waiting would wait 30 minutes: fail long before
+    while not ranks.join(timeout=1):
+        if time.monotonic() > deadline:
+            for process in ranks.processes:
+                process.kill()
+            pytest.fail("a rank is still waiting for rank 0's answer")
+    damaged = "ConfigError: cannot resume: every checkpoint is damaged"
+    expected = damaged if fails else "checkpoint seen by rank 0"
+    assert [(tmp_path / f"{r}.txt").read_text() for r in (0, 1)] == [expected, expected]

@@ -61,6 +61,40 @@ def test_evaluation_runs_without_tf32_or_autotuning_and_restores_them(fast_train
     assert _flags() == fast_training_flags  # training's settings are back
 
 
+def test_evaluation_is_exact_where_torchs_newer_tf32_api_is_in_use():
+    """Once code has set torch.backends.<backend>.fp32_precision, reading the legacy TF32 flags raises;
+    evaluation then sets and restores the newer flags ("ieee": exact fp32)."""
+    backends = torch.backends
+    saved = (backends.cuda.matmul.fp32_precision, backends.cudnn.conv.fp32_precision,
+             backends.cudnn.rnn.fp32_precision)  # fmt: skip
+    backends.cuda.matmul.fp32_precision = backends.cudnn.conv.fp32_precision = "tf32"
+    seen = []
+
+    class NewFlags(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(784, 10)
+
+        def forward(self, x):
+            seen.append((backends.cuda.matmul.fp32_precision, backends.cudnn.conv.fp32_precision))
+            return self.linear(x.flatten(1))
+
+    try:
+        with pytest.raises(RuntimeError, match="mix of the legacy and new APIs"):
+            torch.get_float32_matmul_precision()
+        data = ToyMNISTDataModule(n_train=32, n_test=16)
+        data.setup()
+        evaluate(NewFlags(), train=data.train, clean_train_labels=data.clean_train_labels, test=data.test,
+                 eps=0.1, eval_eps=[0.1], attack=AttackSpec(name="pgd", norm="linf", steps=2), batch_size=8,
+                 checks="none")  # fmt: skip
+        assert set(seen) == {("ieee", "ieee")}
+        assert (backends.cuda.matmul.fp32_precision, backends.cudnn.conv.fp32_precision) == ("tf32", "tf32")
+    finally:
+        matmul, conv, rnn = saved
+        backends.cuda.matmul.fp32_precision, backends.cudnn.conv.fp32_precision = matmul, conv
+        backends.cudnn.rnn.fp32_precision = rnn
+
+
 def test_the_deterministic_refusal_follows_where_the_run_goes(monkeypatch):
     def values(**trainer):
         return resolved(OmegaConf.create({"trainer": trainer}))["trainer"]

@@ -475,3 +475,54 @@ def test_every_rank_takes_rank_zeros_answer_or_its_error(tmp_path, fails):
     damaged = "ConfigError: cannot resume: every checkpoint is damaged"
     expected = damaged if fails else "checkpoint seen by rank 0"
     assert [(tmp_path / f"{r}.txt").read_text() for r in (0, 1)] == [expected, expected]
+
+
+def test_two_processes_taking_over_one_stale_lock_file_do_not_both_hold_it(tmp_path, monkeypatch):
+    """B judges the stale file stale; before B moves it aside, A has taken it over and created its
+    own. B must not move A's fresh lock away: it puts it back and yields."""
+    _no_flock(monkeypatch)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    held = folder / HELD_NAME
+    held.write_text(json.dumps({"host": "gone-node", "pid": 1}))
+    old = time.time() - run_lock.STALE_AFTER_S - 5
+    os.utime(held, (old, old))
+    fresh = {"host": "node-a", "pid": 4242, "token": "a"}
+    rename = os.rename
+
+    def a_gets_there_first(src, dst):
+        if Path(src) == held and not Path(dst).exists() and "stale" in str(dst):
+            held.unlink()  # A's takeover of the stale file, then A's exclusive create
+            held.write_text(json.dumps(fresh))
+        return rename(src, dst)
+
+    monkeypatch.setattr(run_lock.os, "rename", a_gets_there_first)
+    with pytest.raises(ConfigError, match="in use by pid 4242 on node-a"):
+        RunFolderLock(folder).__enter__()
+    assert json.loads(held.read_text()) == fresh  # A's lock is back in place
+    assert not list(folder.glob(f"{HELD_NAME}.stale.*"))
+
+
+def test_a_dead_pid_of_another_container_with_this_host_name_is_not_taken_for_dead(tmp_path, monkeypatch):
+    _no_flock(monkeypatch)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    here = run_lock._machine()
+    other = {"host": socket.gethostname(), "pid": 2**22 + 5, "boot_id": here["boot_id"], "pid_ns": "1"}
+    (folder / HELD_NAME).write_text(json.dumps(other))  # fresh: its heartbeat decides, not its pid
+    with pytest.raises(ConfigError, match=f"in use by pid {2**22 + 5}"):
+        RunFolderLock(folder).__enter__()
+    (folder / HELD_NAME).write_text(json.dumps({**other, "pid_ns": here["pid_ns"]}))  # this namespace: dead
+    with RunFolderLock(folder) as lock:
+        assert lock.kind == "lock file"
+
+
+def test_a_run_whose_lock_file_was_taken_over_says_so_and_leaves_the_new_one(tmp_path, monkeypatch, caplog):
+    _no_flock(monkeypatch)
+    monkeypatch.setattr(run_lock, "HEARTBEAT_S", 0.05)
+    folder = tmp_path / "run"
+    with RunFolderLock(folder):
+        (folder / HELD_NAME).write_text(json.dumps({"host": "node-b", "pid": 7, "token": "b"}))
+        time.sleep(0.5)
+    assert "was taken over by another process" in caplog.text
+    assert json.loads((folder / HELD_NAME).read_text())["token"] == "b"  # not removed on release

@@ -173,7 +173,7 @@ def test_a_read_only_folder_that_must_be_unpacked_says_so(tmp_path, read_only):
 
 
 # --- rank identity ------------------------------------------------------------------------------
-CLEAN = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID")
+CLEAN = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_JOB_NAME")
 
 
 @pytest.mark.parametrize(
@@ -186,6 +186,8 @@ CLEAN = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID")
         ({"RANK": "3", "LOCAL_RANK": "1", "SLURM_PROCID": "0"}, 3),  # torchrun
         ({"NODE_RANK": "1"}, 1),  # Lightning's launcher on node 1: not global rank 0
         ({"LOCAL_RANK": "0", "GROUP_RANK": "1"}, 1),
+        # a 2-node sbatch script exporting LOCAL_RANK=$SLURM_LOCALID: SLURM's task 1 is rank 1
+        ({"SLURM_PROCID": "1", "LOCAL_RANK": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NAME": "train"}, 1),
     ],
 )  # fmt: skip
 def test_launch_rank_reads_the_rank_as_lightning_does(monkeypatch, env, rank):
@@ -234,9 +236,47 @@ def test_a_slurm_step_of_another_size_than_the_run_is_refused_before_anything_is
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert code == 2 and len(errors) == 1, stderr[-3000:]
     assert "trainer.devices=2 x trainer.num_nodes=1 = 2 processes" in errors[0] and message in errors[0]
-    assert "hydra/launcher=slurm" in errors[0] and "srun --nodes=1 --ntasks-per-node=2" in errors[0]
+    assert "hydra/launcher=slurm" in errors[0]
+    assert "srun --kill-on-bad-exit=1 --nodes=1 --ntasks-per-node=2" in errors[0]
     written = {p.name for p in (tmp_path / "r").iterdir()} - {"__main__.log"}  # (Hydra's own, empty)
     assert written == set()  # no lock, no .hydra record, no results
+
+
+def test_torchrun_inside_a_slurm_job_is_accepted(tmp_path, main_in_process, monkeypatch):
+    """``srun --ntasks-per-node=1 torchrun --nproc-per-node=2 ...``: one SLURM task, two ranks that
+    torchrun starts; Lightning takes the ranks from torchrun (TorchElastic before SLURM), and so does
+    the check. The composed config is enough to see it: the run is not started."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    from benign_lightning.slurm import check_slurm_step
+
+    env = {"SLURM_JOB_ID": "80", "SLURM_JOB_NAME": "train", "SLURM_PROCID": "0", "SLURM_NTASKS": "1",
+           "SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "1"}  # fmt: skip
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="benign_lightning.conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["trainer=ddp_cpu"])
+    GlobalHydra.instance().clear()
+    with pytest.raises(ConfigError, match="this SLURM step runs 1 task"):
+        check_slurm_step(cfg)
+    torchrun = {"TORCHELASTIC_RUN_ID": "x", "RANK": "0", "LOCAL_RANK": "0", "GROUP_RANK": "0",
+                "LOCAL_WORLD_SIZE": "2", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": "29500"}  # fmt: skip
+    for key, value in torchrun.items():
+        monkeypatch.setenv(key, value)  # what torchrun sets
+    check_slurm_step(cfg)
+
+
+def test_several_nodes_need_torchrun_or_slurm(tmp_path, main_in_process):
+    code, _, stderr = main_in_process(*TOY, "trainer.accelerator=cpu", "trainer.strategy=ddp",
+                                      "trainer.devices=1", "trainer.num_nodes=2",
+                                      "hydra.run.dir=r")  # fmt: skip
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1
+    assert "trainer.num_nodes=2: start the processes of every node" in errors[0]
+    assert {p.name for p in (tmp_path / "r").iterdir()} - {"__main__.log"} == set()
 
 
 def test_a_slurm_step_of_the_run_s_size_is_accepted(tmp_path, main_in_process, monkeypatch):
@@ -386,3 +426,103 @@ def test_ranks_resume_as_rank_zero_decides_across_two_nodes(tmp_path, main_in_pr
             proc.kill()
     assert [p.returncode for p in procs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
     _assert_resumed_together(run_dir)
+
+
+def _decide_on_two_ranks(rank: int, init_file: str, out_dir: str, fails: bool) -> None:
+    """One of 2 gloo ranks asks rank 0's answer; rank 1's own ``decide`` would say otherwise."""
+    from types import SimpleNamespace
+
+    import torch.distributed as dist
+
+    from benign_lightning.agree import rank_zero_decides
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+
+    def broadcast(obj, src=0):
+        box = [obj]
+        dist.broadcast_object_list(box, src)
+        return box[0]
+
+    def decide():
+        if fails:
+            raise ConfigError("cannot resume: every checkpoint is damaged")
+        return f"checkpoint seen by rank {rank}"
+
+    trainer = SimpleNamespace(world_size=2, strategy=SimpleNamespace(broadcast=broadcast))
+    try:
+        outcome = rank_zero_decides(trainer, "resume", decide)
+    except ConfigError as e:
+        outcome = f"ConfigError: {e}"
+    finally:
+        dist.destroy_process_group()
+    Path(out_dir, f"{rank}.txt").write_text(outcome)
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["answer", "error"])
+def test_every_rank_takes_rank_zeros_answer_or_its_error(tmp_path, fails):
+    """Rank 0's answer reaches rank 1; rank 0's error (every checkpoint damaged) is raised on both,
+    where rank 1 once waited in the broadcast for the process group's timeout."""
+    import torch.multiprocessing as mp
+
+    ranks = mp.spawn(_decide_on_two_ranks, args=(str(tmp_path / "init"), str(tmp_path), fails), nprocs=2,
+                     join=False)  # fmt: skip
+    deadline = time.monotonic() + 120  # a rank left waiting would wait 30 minutes: fail long before
+    while not ranks.join(timeout=1):
+        if time.monotonic() > deadline:
+            for process in ranks.processes:
+                process.kill()
+            pytest.fail("a rank is still waiting for rank 0's answer")
+    damaged = "ConfigError: cannot resume: every checkpoint is damaged"
+    expected = damaged if fails else "checkpoint seen by rank 0"
+    assert [(tmp_path / f"{r}.txt").read_text() for r in (0, 1)] == [expected, expected]
+
+
+def test_two_processes_taking_over_one_stale_lock_file_do_not_both_hold_it(tmp_path, monkeypatch):
+    """B judges the stale file stale; before B moves it aside, A has taken it over and created its
+    own. B must not move A's fresh lock away: it puts it back and yields."""
+    _no_flock(monkeypatch)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    held = folder / HELD_NAME
+    held.write_text(json.dumps({"host": "gone-node", "pid": 1}))
+    old = time.time() - run_lock.STALE_AFTER_S - 5
+    os.utime(held, (old, old))
+    fresh = {"host": "node-a", "pid": 4242, "token": "a"}
+    rename = os.rename
+
+    def a_gets_there_first(src, dst):
+        if Path(src) == held and not Path(dst).exists() and "stale" in str(dst):
+            held.unlink()  # A's takeover of the stale file, then A's exclusive create
+            held.write_text(json.dumps(fresh))
+        return rename(src, dst)
+
+    monkeypatch.setattr(run_lock.os, "rename", a_gets_there_first)
+    with pytest.raises(ConfigError, match="in use by pid 4242 on node-a"):
+        RunFolderLock(folder).__enter__()
+    assert json.loads(held.read_text()) == fresh  # A's lock is back in place
+    assert not list(folder.glob(f"{HELD_NAME}.stale.*"))
+
+
+def test_a_dead_pid_of_another_container_with_this_host_name_is_not_taken_for_dead(tmp_path, monkeypatch):
+    _no_flock(monkeypatch)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    here = run_lock._machine()
+    other = {"host": socket.gethostname(), "pid": 2**22 + 5, "boot_id": here["boot_id"], "pid_ns": "1"}
+    (folder / HELD_NAME).write_text(json.dumps(other))  # fresh: its heartbeat decides, not its pid
+    with pytest.raises(ConfigError, match=f"in use by pid {2**22 + 5}"):
+        RunFolderLock(folder).__enter__()
+    (folder / HELD_NAME).write_text(json.dumps({**other, "pid_ns": here["pid_ns"]}))  # this namespace: dead
+    with RunFolderLock(folder) as lock:
+        assert lock.kind == "lock file"
+
+
+def test_a_run_whose_lock_file_was_taken_over_says_so_and_leaves_the_new_one(tmp_path, monkeypatch, caplog):
+    _no_flock(monkeypatch)
+    monkeypatch.setattr(run_lock, "HEARTBEAT_S", 0.05)
+    folder = tmp_path / "run"
+    with RunFolderLock(folder):
+        (folder / HELD_NAME).write_text(json.dumps({"host": "node-b", "pid": 7, "token": "b"}))
+        time.sleep(0.5)
+    assert "was taken over by another process" in caplog.text
+    assert json.loads((folder / HELD_NAME).read_text())["token"] == "b"  # not removed on release

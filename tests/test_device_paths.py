@@ -61,6 +61,40 @@ def test_evaluation_runs_without_tf32_or_autotuning_and_restores_them(fast_train
     assert _flags() == fast_training_flags  # training's settings are back
 
 
+def test_evaluation_is_exact_where_torchs_newer_tf32_api_is_in_use():
+    """Once code has set torch.backends.<backend>.fp32_precision, reading the legacy TF32 flags raises;
+    evaluation then sets and restores the newer flags ("ieee": exact fp32)."""
+    backends = torch.backends
+    saved = (backends.cuda.matmul.fp32_precision, backends.cudnn.conv.fp32_precision,
+             backends.cudnn.rnn.fp32_precision)  # fmt: skip
+    backends.cuda.matmul.fp32_precision = backends.cudnn.conv.fp32_precision = "tf32"
+    seen = []
+
+    class NewFlags(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(784, 10)
+
+        def forward(self, x):
+            seen.append((backends.cuda.matmul.fp32_precision, backends.cudnn.conv.fp32_precision))
+            return self.linear(x.flatten(1))
+
+    try:
+        with pytest.raises(RuntimeError, match="mix of the legacy and new APIs"):
+            torch.get_float32_matmul_precision()
+        data = ToyMNISTDataModule(n_train=32, n_test=16)
+        data.setup()
+        evaluate(NewFlags(), train=data.train, clean_train_labels=data.clean_train_labels, test=data.test,
+                 eps=0.1, eval_eps=[0.1], attack=AttackSpec(name="pgd", norm="linf", steps=2), batch_size=8,
+                 checks="none")  # fmt: skip
+        assert set(seen) == {("ieee", "ieee")}
+        assert (backends.cuda.matmul.fp32_precision, backends.cudnn.conv.fp32_precision) == ("tf32", "tf32")
+    finally:
+        matmul, conv, rnn = saved
+        backends.cuda.matmul.fp32_precision, backends.cudnn.conv.fp32_precision = matmul, conv
+        backends.cudnn.rnn.fp32_precision = rnn
+
+
 def test_the_deterministic_refusal_follows_where_the_run_goes(monkeypatch):
     def values(**trainer):
         return resolved(OmegaConf.create({"trainer": trainer}))["trainer"]
@@ -121,3 +155,47 @@ def test_evaluation_gathers_on_the_models_device(monkeypatch):
     evaluation.adversarially_correct_all(model, data.test, natural_correct=correct, eps=0.1,
                                          attack=AttackSpec(name="pgd", norm="linf", steps=2))  # fmt: skip
     assert devices == [evaluation.model_device(model)] * 3
+
+
+def test_nccl_collectives_run_on_the_ranks_cuda_device(monkeypatch):
+    """Under NCCL a gather runs on this rank's CUDA device whatever the model or the split says (a
+    model left on the host by fit's teardown, the DataLoader path's host splits); gloo takes them
+    where they are."""
+    import torch.distributed as dist
+
+    from benign_lightning.distributed import collective_device
+
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 3)
+    monkeypatch.setattr(dist, "get_backend", lambda *a: "nccl")
+    assert collective_device(torch.device("cpu")) == torch.device("cuda", 3)
+    monkeypatch.setattr(dist, "get_backend", lambda *a: "gloo")
+    assert collective_device(torch.device("cpu")) == torch.device("cpu")
+
+
+def test_the_model_goes_back_to_the_training_device_after_fit(tmp_path, monkeypatch):
+    """Lightning's Strategy.teardown moves the model to the host when fit ends; run puts it back on
+    the strategy's root device before evaluating (on a GPU: before NCCL's gathers)."""
+    from types import SimpleNamespace
+
+    import benign_lightning.run as run_module
+
+    model = nn.Linear(3, 2)
+    trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("meta")))
+    run_module.back_on_device(model, trainer)
+    assert next(model.parameters()).device.type == "meta"
+
+    calls = []
+    monkeypatch.setattr(run_module, "back_on_device", lambda method, t: calls.append(t.current_epoch))
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="benign_lightning.conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[
+            "data.n_train=64", "data.n_test=16", "trainer.max_epochs=1", "trainer.min_epochs=null",
+            "attack.steps=1", "logger=none", "attack.checks=none", "trainer.enable_progress_bar=false",
+        ])  # fmt: skip
+    GlobalHydra.instance().clear()
+    run_module.run(cfg, tmp_path / "r")
+    assert calls == [1]  # once, after the one epoch of fit

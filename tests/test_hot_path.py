@@ -166,7 +166,9 @@ def test_narrowing_an_ensembles_rows_at_early_stop_has_no_host_sync(monkeypatch)
         narrowed = rows.select_rows(keep)
         logits = narrowed(x[keep])
     torch.testing.assert_close(logits, rows(x)[keep], rtol=1e-5, atol=1e-6)
-    assert narrowed.width == rows.width == 3
+    assert narrowed.width == rows.width == 3  # member 2 keeps its 3 rows
+    one_left = rows.select_rows(torch.tensor([False, False, False, True, False, False]))
+    assert one_left.width == 1  # bounded by the rows left: early-stopped PGD gets cheaper
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA's sync detector needs a GPU")

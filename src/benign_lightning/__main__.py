@@ -29,6 +29,7 @@ def app(cfg: DictConfig) -> float | None:
     try:
         datamodule = validate(cfg)  # before anything is written
         slurm.check_slurm_step(cfg)  # as many processes as the SLURM step has tasks
+        slurm.check_several_nodes(cfg)  # several nodes: started by torchrun or SLURM
         done = finished_results(run_dir) if cfg.get("skip_complete") else None  # results.py
         if done is not None:  # reproduce's reruns: a finished job is not run again
             print(f"complete, skipped: {run_dir}", flush=True)

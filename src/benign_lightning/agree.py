@@ -25,27 +25,42 @@ import pytorch_lightning as pl
 import torch.distributed as dist
 from lightning_fabric.plugins.environments import LightningEnvironment
 
+from benign_lightning.errors import ConfigError
+
 ENV_PREFIX = "BENIGN_RANK0_"
 
 
 def rank_zero_decides(trainer: pl.Trainer, key: str, decide: Callable[[], Any]) -> Any:
     """``decide()`` as rank 0 answers it, on every rank (a JSON-serialisable value); ``decide`` runs
-    on rank 0 only (where it may change the folder, e.g. set a damaged checkpoint aside)."""
+    on rank 0 only (where it may change the folder, e.g. set a damaged checkpoint aside). A
+    ConfigError that ``decide`` raises on rank 0 is raised on every rank, so none is left waiting in
+    the broadcast."""
     if trainer.world_size == 1:
         return decide()
-    if dist.is_available() and dist.is_initialized():
-        value = decide() if dist.get_rank() == 0 else None
-        return trainer.strategy.broadcast(value, src=0)
-    environment = getattr(trainer.strategy, "cluster_environment", None)
-    variable = f"{ENV_PREFIX}{key.upper()}"
-    if environment is not None and not environment.creates_processes_externally:
-        value = decide()  # this process launches the node's other ranks (node 0: it is rank 0)
-        os.environ[variable] = json.dumps(value)
-        return value
-    if isinstance(environment, LightningEnvironment) and variable in os.environ:
-        return json.loads(os.environ[variable])  # started by that launcher, with its answer
-    trainer.strategy.setup_environment()  # started from outside: join the process group now
-    return rank_zero_decides(trainer, key, decide)
+    if not (dist.is_available() and dist.is_initialized()):
+        environment = getattr(trainer.strategy, "cluster_environment", None)
+        variable = f"{ENV_PREFIX}{key.upper()}"
+        if environment is not None and not environment.creates_processes_externally:
+            value = decide()  # this process launches the node's other ranks (node 0: it is rank 0)
+            os.environ[variable] = json.dumps(value)
+            return value
+        if isinstance(environment, LightningEnvironment) and variable in os.environ:
+            return json.loads(os.environ[variable])  # started by that launcher, with its answer
+        trainer.strategy.setup_environment()  # started from outside: join the process group now
+        if not dist.is_initialized():
+            raise RuntimeError(f"{type(trainer.strategy).__name__} started no process group for {key!r}")
+    answer = _answer(decide) if dist.get_rank() == 0 else None
+    answer = trainer.strategy.broadcast(answer, src=0)
+    if "error" in answer:
+        raise ConfigError(answer["error"])
+    return answer["value"]
+
+
+def _answer(decide: Callable[[], Any]) -> dict[str, Any]:
+    try:
+        return {"value": decide()}
+    except ConfigError as e:
+        return {"error": str(e)}
 
 
 def forget_decisions() -> None:

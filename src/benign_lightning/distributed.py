@@ -53,7 +53,7 @@ def gather_rows(local: torch.Tensor, n: int, device: torch.device | str | None =
     shapes = gather_objects((tuple(local.shape[1:]), local.dtype) if len(local) else None)
     tail, dtype = next((s for s in shapes if s is not None), (tuple(local.shape[1:]), local.dtype))
     width = max(stop - start for start, stop in bounds)
-    device = torch.device(device) if device is not None else local.device
+    device = collective_device(torch.device(device) if device is not None else local.device)
     # Bool tensors are not supported by every backend; gather as uint8 and convert back.
     wire = torch.uint8 if dtype == torch.bool else dtype
     padded = torch.zeros((width, *tail), dtype=wire, device=device)
@@ -63,6 +63,14 @@ def gather_rows(local: torch.Tensor, n: int, device: torch.device | str | None =
     dist.all_gather(parts, padded)
     rows = torch.cat([p[: stop - start] for p, (start, stop) in zip(parts, bounds, strict=True)])
     return rows.to(device=local.device, dtype=dtype)
+
+
+def collective_device(wanted: torch.device) -> torch.device:
+    """Where the process group's collectives take tensors: NCCL's on this rank's CUDA device
+    whatever ``wanted`` says (a model left on the host, splits on the host), others on ``wanted``."""
+    if dist.is_available() and dist.is_initialized() and dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return wanted
 
 
 def gather_objects(obj: Any) -> list[Any]:

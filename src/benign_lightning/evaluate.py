@@ -35,16 +35,50 @@ def exact_fp32() -> Iterator[None]:
     evaluation out of bf16. The autotuner (``trainer.benchmark``, on with ``speed=fast``) would tune
     every new input shape again, and early-stopped PGD shrinks its batch at almost every step; off,
     cuDNN takes its heuristic choice at once. (Padding the batches to a few fixed sizes would keep
-    the tuning but attack rows that are no longer there.)"""
-    cuda_matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
-    saved = (torch.get_float32_matmul_precision(), cuda_matmul.allow_tf32, cudnn.allow_tf32, cudnn.benchmark)
-    torch.set_float32_matmul_precision("highest")
-    cuda_matmul.allow_tf32 = cudnn.allow_tf32 = cudnn.benchmark = False
+    the tuning but attack rows that are no longer there.)
+
+    The project sets TF32 with torch's legacy flags (``run.set_float32_precision``), which
+    Lightning's own check reads. Where other code has used torch's newer per-backend API
+    (``fp32_precision``), reading the legacy flags raises; the newer API is saved and set then."""
+    cudnn = torch.backends.cudnn
+    benchmark = cudnn.benchmark
+    saved = _tf32_state()
+    _set_tf32_state(None if saved[0] == "legacy" else ("new", ("ieee",) * len(NEW_TF32_FLAGS)))
+    cudnn.benchmark = False
     try:
         yield
     finally:
-        torch.set_float32_matmul_precision(saved[0])  # (it sets matmul's allow_tf32 too: restored next)
-        cuda_matmul.allow_tf32, cudnn.allow_tf32, cudnn.benchmark = saved[1:]
+        _set_tf32_state(saved)
+        cudnn.benchmark = benchmark
+
+
+# torch's per-backend fp32 precision (``torch.backends.<backend>.fp32_precision``): "ieee" is exact.
+NEW_TF32_FLAGS = (("cuda", "matmul"), ("cudnn", "conv"), ("cudnn", "rnn"))
+
+
+def _tf32_state() -> tuple[str, tuple]:
+    """``("legacy", (matmul precision, matmul allow_tf32, cuDNN allow_tf32))``, or, once the newer
+    API is in use, ``("new", the fp32_precision of each of NEW_TF32_FLAGS)``."""
+    backends = torch.backends
+    try:
+        precision = torch.get_float32_matmul_precision()
+        return "legacy", (precision, backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32)
+    except RuntimeError:  # "you have used mix of the legacy and new APIs"
+        return "new", tuple(getattr(getattr(backends, a), b).fp32_precision for a, b in NEW_TF32_FLAGS)
+
+
+def _set_tf32_state(state: tuple[str, tuple] | None) -> None:
+    """Restore a ``_tf32_state``; None: exact fp32 through the legacy flags."""
+    backends = torch.backends
+    if state is None:
+        torch.set_float32_matmul_precision("highest")
+        backends.cuda.matmul.allow_tf32 = backends.cudnn.allow_tf32 = False
+    elif state[0] == "legacy":
+        torch.set_float32_matmul_precision(state[1][0])  # (it sets matmul's allow_tf32 too: restored next)
+        backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32 = state[1][1:]
+    else:
+        for (a, b), value in zip(NEW_TF32_FLAGS, state[1], strict=True):
+            getattr(getattr(backends, a), b).fp32_precision = value
 
 
 def eps_grid(eval_eps: Iterable[float], eps: float) -> list[float]:

@@ -182,6 +182,7 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
         write_run_record(run_dir, cfg, datamodule)
 
     trainer.fit(method, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+    back_on_device(method, trainer)
     # fast_dev_run saves no checkpoints, and a run saving every n epochs may end between two: the
     # contract wants the final weights in last.ckpt. (save_checkpoint is a collective: every rank.)
     every_n = int(cfg.checkpoint_every_n_epochs)
@@ -240,6 +241,13 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
         if wandb:
             finish_wandb(trainer.logger, results, figures)
     return results
+
+
+def back_on_device(method: pl.LightningModule, trainer: pl.Trainer) -> None:
+    """The model back on the training device after ``fit``: Lightning's ``Strategy.teardown`` moves
+    it to the host when fit ends, and evaluation would then run on the CPU, and hand CPU tensors to
+    NCCL's gathers."""
+    method.to(trainer.strategy.root_device)
 
 
 def _resume_choice(cfg: DictConfig, last: Path) -> str | None:

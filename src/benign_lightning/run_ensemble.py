@@ -142,6 +142,7 @@ def run_ensemble(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModul
         atomic_write_text(folder / ".hydra" / "config.yaml", OmegaConf.to_yaml(member_cfg))
 
     trainer.fit(method, datamodule=data, ckpt_path=str(resume) if resume else None)
+    method.to(trainer.strategy.root_device)  # fit's teardown leaves the model on the host
     if not last.exists() or int(cfg.checkpoint_every_n_epochs) > 1:
         trainer.save_checkpoint(last)
 

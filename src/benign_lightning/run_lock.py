@@ -7,10 +7,11 @@ Two locks, the first that the filesystem supports:
   and the next run says it takes over).
 - Where ``flock`` is not supported (NFS without lockd: ``ENOLCK``; Lustre mounted without
   ``-o flock``: ``ENOSYS``), a **lock file** ``<run_dir>/.run.held``, created exclusively
-  (``O_CREAT | O_EXCL``, atomic on NFS v3+ and Lustre) and holding the holder's host and pid. A
-  thread touches it every ``HEARTBEAT_S`` seconds; a file untouched for ``STALE_AFTER_S`` seconds
-  (its holder was killed, or its node died), or whose holder is a dead process of this host, is
-  taken over. It is removed on release.
+  (``O_CREAT | O_EXCL``, atomic on NFS v3+ and Lustre) and holding the holder's host, pid and a
+  token of its own. A thread touches it every ``HEARTBEAT_S`` seconds; a file untouched for
+  ``STALE_AFTER_S`` seconds (its holder was killed, or its node died), or whose holder is a dead
+  process of this host (same boot and PID namespace), is taken over. It is removed on release,
+  only by the process whose token it holds.
 
 Either way the holder's host and pid are what a second process on the same folder reports.
 ``filelock`` is not used because its lock files carry no holder to report.
@@ -30,6 +31,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from benign_lightning.errors import ConfigError
@@ -47,17 +49,20 @@ _held: dict[Path, RunFolderLock] = {}
 
 
 def launch_rank() -> int:
-    """This process's global rank as its launcher set it, read as Lightning reads it: ``RANK``
-    (torchrun, or Lightning once it has started), then ``LOCAL_RANK`` (Lightning's own launcher
-    starts ranks 1..N-1 with it) on node ``NODE_RANK``/``GROUP_RANK``, then ``SLURM_PROCID``.
+    """This process's global rank as its launcher set it, read as Lightning picks its environment:
+    ``RANK`` (torchrun, or Lightning once it has started); in a SLURM batch job ``SLURM_PROCID``
+    (SLURM's tasks are the ranks); else ``LOCAL_RANK`` (Lightning's own launcher starts ranks
+    1..N-1 with it) on node ``NODE_RANK``/``GROUP_RANK``, then ``SLURM_PROCID``.
 
-    ``LOCAL_RANK`` comes before ``SLURM_PROCID``: inside an interactive allocation (``srun --pty
-    bash``, ``salloc``) every process inherits ``SLURM_PROCID=0`` while Lightning starts the other
-    ranks itself. A process on node k > 0 is never rank 0 (its exact rank needs the node's
-    process count, which only the launcher knows: 1 is returned for it)."""
+    Inside an interactive allocation (``srun --pty bash``, ``salloc``: job name ``bash`` or
+    ``interactive``) every process inherits ``SLURM_PROCID=0`` while Lightning starts the other
+    ranks itself, so there ``LOCAL_RANK`` decides. A process on node k > 0 is never rank 0 (its
+    exact rank needs the node's process count, which only the launcher knows: 1 is returned)."""
     env = os.environ
     if env.get("RANK", "").isdigit():
         return int(env["RANK"])
+    if _slurm_batch_job() and env.get("SLURM_PROCID", "").isdigit():
+        return int(env["SLURM_PROCID"])  # whatever LOCAL_RANK a job script may have exported
     node = next((int(env[k]) for k in ("NODE_RANK", "GROUP_RANK") if env.get(k, "").isdigit()), 0)
     if env.get("LOCAL_RANK", "").isdigit() or node > 0:
         local = int(env.get("LOCAL_RANK", "0") or 0)
@@ -65,6 +70,13 @@ def launch_rank() -> int:
     if env.get("SLURM_PROCID", "").isdigit():
         return int(env["SLURM_PROCID"])
     return 0
+
+
+def _slurm_batch_job() -> bool:
+    """Does Lightning take its ranks from SLURM here (a batch job, not an interactive allocation)?"""
+    from lightning_fabric.plugins.environments import SLURMEnvironment
+
+    return SLURMEnvironment.detect()
 
 
 def _holder(path: Path) -> dict:
@@ -81,14 +93,31 @@ def _in_use(folder: Path, holder: dict) -> ConfigError:
     )
 
 
-def _record() -> bytes:
-    return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}).encode()
+def _machine() -> dict[str, str | None]:
+    """What tells this machine and PID namespace apart from another with the same host name (two
+    containers with ``--network host``): the kernel's boot id and the PID namespace's inode."""
+    out: dict[str, str | None] = {"boot_id": None, "pid_ns": None}
+    with contextlib.suppress(OSError):
+        out["boot_id"] = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    with contextlib.suppress(OSError):
+        out["pid_ns"] = str(os.stat("/proc/self/ns/pid").st_ino)
+    return out
+
+
+def _record(token: str | None = None) -> bytes:
+    record = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time(), **_machine()}
+    if token is not None:
+        record["token"] = token
+    return json.dumps(record).encode()
 
 
 def _dead_here(holder: dict) -> bool:
-    """Is the holder a process of this host that no longer runs?"""
+    """Is the holder a process of this host, seen from this PID namespace, that no longer runs?"""
     if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
         return False
+    here = _machine()
+    if any(holder.get(k) != here[k] or here[k] is None for k in here):
+        return False  # another container or boot: its pid means nothing here (the heartbeat decides)
     try:
         os.kill(holder["pid"], 0)
     except ProcessLookupError:
@@ -111,6 +140,7 @@ class RunFolderLock:
         self._fd: int | None = None
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
+        self._token: str | None = None
 
     def __enter__(self) -> RunFolderLock:
         if launch_rank() != 0 or self.path in _held:
@@ -158,25 +188,14 @@ class RunFolderLock:
         return age > STALE_AFTER_S or _dead_here(holder)
 
     def _take_lock_file(self, why: OSError) -> None:
+        self._token = uuid.uuid4().hex
         for _ in range(3):
             try:
                 fd = os.open(self.held_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
-                holder = _holder(self.held_path)
-                if not self._stale(holder):
-                    raise _in_use(self.folder, holder) from None
-                # Renamed aside first: of two processes taking over at once, one rename wins.
-                aside = self.held_path.with_name(f"{HELD_NAME}.stale.{socket.gethostname()}.{os.getpid()}")
-                with contextlib.suppress(FileNotFoundError):
-                    os.rename(self.held_path, aside)
-                    aside.unlink()
-                    log.warning(
-                        "taking over run folder %s from pid %s on %s, whose lock file is stale (no "
-                        "heartbeat for %.0f s, or the process is gone)", self.folder, holder.get("pid"),
-                        holder.get("host"), STALE_AFTER_S,
-                    )  # fmt: skip
+                self._take_over_stale()
                 continue
-            os.write(fd, _record())
+            os.write(fd, _record(self._token))
             os.close(fd)
             break
         else:
@@ -190,8 +209,44 @@ class RunFolderLock:
         self._heartbeat = threading.Thread(target=self._beat, name="run-lock-heartbeat", daemon=True)
         self._heartbeat.start()
 
+    def _take_over_stale(self) -> None:
+        """Remove a stale lock file so that the next exclusive create can succeed; a live holder is a
+        ConfigError. Two processes may judge the same file stale: each renames aside what it judged
+        (checked by its inode), and one that moved a fresh lock instead puts it back and yields."""
+        try:
+            inode, judged = self.held_path.stat().st_ino, self.held_path.read_bytes()
+        except FileNotFoundError:
+            return
+        holder = _holder(self.held_path)
+        if not self._stale(holder):
+            raise _in_use(self.folder, holder)
+        aside = self.held_path.with_name(f"{HELD_NAME}.stale.{socket.gethostname()}.{os.getpid()}")
+        try:
+            os.rename(self.held_path, aside)
+        except FileNotFoundError:
+            return  # another process took it over first
+        # Not the file judged stale (a freed inode number may be reused: the contents say too)?
+        if aside.stat().st_ino != inode or aside.read_bytes() != judged:  # a fresh lock: give it back
+            with contextlib.suppress(FileExistsError):
+                os.link(aside, self.held_path)
+            aside.unlink()
+            raise _in_use(self.folder, _holder(self.held_path))
+        aside.unlink()
+        log.warning(
+            "taking over run folder %s from pid %s on %s, whose lock file is stale (no heartbeat for "
+            "%.0f s, or the process is gone)", self.folder, holder.get("pid"), holder.get("host"),
+            STALE_AFTER_S,
+        )  # fmt: skip
+
+    def _ours(self) -> bool:
+        return _holder(self.held_path).get("token") == self._token
+
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):
+            if not self._ours():  # taken over while this run still works in the folder
+                log.error("run folder %s: this run's lock file %s was taken over by another process; "
+                          "two runs may now write in the folder", self.folder, self.held_path)  # fmt: skip
+                return
             with contextlib.suppress(OSError):
                 os.utime(self.held_path)
 
@@ -205,8 +260,9 @@ class RunFolderLock:
             self._fd = None
         else:
             self._stop.set()
-            self._heartbeat.join()
-            with contextlib.suppress(FileNotFoundError):
-                self.held_path.unlink()
+            self._heartbeat.join(timeout=HEARTBEAT_S)  # a hung hard-mounted NFS must not hang the exit
+            if self._ours():  # never another process's lock
+                with contextlib.suppress(FileNotFoundError):
+                    self.held_path.unlink()
         _held.pop(self.path, None)
         self.kind = None

@@ -116,12 +116,12 @@ def check_slurm_step(cfg: DictConfig) -> None:
     says) it refuses, or waits for ranks that never start. Inside an interactive allocation
     Lightning starts the ranks itself, and nothing is checked. Called by the job before anything is
     written (not by the SLURM launcher, whose host may itself run inside a job)."""
-    from lightning_fabric.plugins.environments import SLURMEnvironment
+    from lightning_fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 
     from benign_lightning.config import process_count
 
-    if not SLURMEnvironment.detect():
-        return
+    if TorchElasticEnvironment.detect() or not SLURMEnvironment.detect():
+        return  # torchrun inside a SLURM job: Lightning takes the ranks from torchrun, as here
     wanted = process_count(OmegaConf.to_container(cfg.trainer, resolve=True))
     step_tasks = os.environ.get("SLURM_STEP_NUM_TASKS")
     tasks = int(step_tasks) if step_tasks else 1
@@ -135,9 +135,25 @@ def check_slurm_step(cfg: DictConfig) -> None:
     raise ConfigError(
         f"trainer.devices={trainer.devices} x trainer.num_nodes={trainer.num_nodes} = {wanted} processes, "
         f"{where}: Lightning runs one rank per SLURM task. Submit with hydra/launcher=slurm (one task per "
-        f"device), or start the run with srun --nodes={trainer.num_nodes} "
+        f"device), or start the run with srun --kill-on-bad-exit=1 --nodes={trainer.num_nodes} "
         f"--ntasks-per-node={wanted // int(trainer.num_nodes)} python -m benign_lightning ..."
     )
+
+
+def check_several_nodes(cfg: DictConfig) -> None:
+    """``trainer.num_nodes > 1`` needs the processes of every node started from outside, by torchrun
+    or as SLURM tasks. Lightning's own launcher would start each node's ranks from a process that
+    decides about the run folder from its own node's view (``agree.py``), and two nodes would set
+    a damaged checkpoint aside at once."""
+    from lightning_fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
+
+    nodes = int(cfg.trainer.num_nodes)
+    if nodes > 1 and not (TorchElasticEnvironment.detect() or SLURMEnvironment.detect()):
+        raise ConfigError(
+            f"trainer.num_nodes={nodes}: start the processes of every node with torchrun (--nnodes={nodes} "
+            "--node-rank=k --rdzv-endpoint=<node 0>:<port>) or as SLURM tasks (hydra/launcher=slurm, or "
+            "srun), not with Lightning's own launcher"
+        )
 
 
 def under_submitit() -> bool:

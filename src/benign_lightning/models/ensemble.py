@@ -188,9 +188,11 @@ class MemberRows(nn.Module):
         return self._counts.tolist()
 
     def select_rows(self, keep: torch.Tensor | slice) -> MemberRows:
-        """The same members for the rows ``keep`` (a boolean mask, an index or a slice); a subset
-        never has more rows per member than its batch, so it keeps the batch's padded width."""
-        return MemberRows(self.stacked, self.member_of_row[keep], width=self.width)
+        """The same members for the rows ``keep`` (a boolean mask, an index or a slice). A subset
+        never has more rows per member than its batch, nor than its own length (known on the host):
+        the smaller bounds its padded width, without reading the counts back from the device."""
+        rows = self.member_of_row[keep]
+        return MemberRows(self.stacked, rows, width=min(self.width, len(rows)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if len(x) != len(self.member_of_row):

@@ -114,9 +114,18 @@ def main(argv: list[str] | None = None) -> int:
     thm2.add_argument("--n-test", type=int, default=10_000)
     thm2.add_argument("--gamma", type=float, default=0.1, help="the adversary's budget (< 1/4)")
     thm2.add_argument("--seed", type=int, default=0)
+    thm3 = sub.add_parser("thm3", help="Theorem 3 on data=lattice: linear separators vs the staircase (l2)")
+    thm3.add_argument("--k", type=int, default=5, help="discs of each label (default 5, data=lattice's)")
+    thm3.add_argument("--radius", type=float, default=0.35, help="disc radius (default 0.35, data=lattice's)")
+    thm3.add_argument("--gammas", type=float, nargs="+", default=[0.0, 0.01, 0.02, 0.05, 0.1, 0.145, 0.2],
+                      help="the l2 budgets")  # fmt: skip
+    thm3.add_argument("--w", type=float, nargs=2, help="a linear classifier 1[w.x + w0 > 0] of your own")
+    thm3.add_argument("--w0", type=float, default=0.0)
     args = p.parse_args(argv)
     if args.command == "thm2":
         return _thm2(args)
+    if args.command == "thm3":
+        return _thm3(args, p)
     if args.command == "thm1":
         if args.c2 > args.c1:
             p.error(f"--c2={args.c2} > --c1={args.c1}: the theorem needs c1 >= c2")
@@ -153,6 +162,35 @@ def _thm2(args: argparse.Namespace) -> int:
         union = f"{r['union_train_err']:.3f} / {r['union_test_err']:.3f} / {r['union_adv_err']:.3f}"
         parity = f"{r['parity_train_err']:.3f} / {r['parity_test_err']:.3f} / {r['parity_adv_err']:.3f}"
         print(f"| {r['eta']:g} | {union} | {parity} |")
+    return 0
+
+
+def _thm3(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from benign_lightning.exact.lattice import (
+        GAMMA0,
+        LEMMA1_BOUND,
+        RHO,
+        Lattice,
+        linear_adversarial_error,
+        theorem3_table,
+    )
+
+    try:
+        lattice = Lattice(args.k, args.radius)
+        rows = theorem3_table(lattice, args.gammas)
+    except ValueError as e:
+        parser.error(str(e))
+    print(f"Theorem 3: {2 * args.k} discs of radius {args.radius:g} on the lattice, exact l2 adversarial "
+          f"errors (Lemma 1: radius >= rho = {RHO:.4f}, gamma > gamma0 = {GAMMA0}: every separator > "
+          f"{LEMMA1_BOUND})")  # fmt: skip
+    mine = "| yours |" if args.w else ""
+    print(f"| gamma | best linear separator | Lemma 1 | staircase g_1 {mine}")
+    print(f"|---|---|---|---|{'---|' if mine else ''}")
+    for r in rows:
+        lemma = {None: "n/a", True: "holds", False: "FAILS"}[r["lemma1_holds"]]
+        yours = f" {linear_adversarial_error(lattice, args.w, args.w0, r['gamma']):.5f} |" if args.w else ""
+        print(f"| {r['gamma']:g} | {r['linear_adv_err']:.5f} | {lemma} | {r['staircase_adv_err']:.5f} |"
+              f"{yours}")  # fmt: skip
     return 0
 
 

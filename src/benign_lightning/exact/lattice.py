@@ -58,7 +58,7 @@ def _below(t: np.ndarray, r: float) -> np.ndarray:
     (measured from the centre): one minus the circular segment beyond ``t``."""
     t = np.clip(np.asarray(t, dtype=float), -r, r)
     cap = r * r * np.arccos(t / r) - t * np.sqrt(r * r - t * t)  # the segment beyond t
-    return 1.0 - cap / (math.pi * r * r)
+    return np.clip(1.0 - cap / (math.pi * r * r), 0.0, 1.0)  # (rounding: never below 0)
 
 
 def linear_adversarial_error(lattice: Lattice, w: np.ndarray, w0: float, gamma: float) -> float:

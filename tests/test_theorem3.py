@@ -72,3 +72,33 @@ def test_cli(capsys):
     assert main(["thm3", "--gammas", "0.05", "0.2", "--w", "-1", "1", "--w0", "-0.5"]) == 0
     out = capsys.readouterr().out
     assert "| 0.05 |" in out and "holds" in out and "| yours |" in out
+
+
+def test_the_lattice_entry_judges_theorem_3_on_its_runs_lattice(tmp_path):
+    """The claims read the runs' k, radius and grid: radius 0.35 (≥ rho) holds both; discs of radius
+    0.2 (below rho) are not judged for Lemma 1, and a grid reaching 0.2 still judges g_1 below 0.145."""
+    import json
+
+    import yaml
+
+    from benign_lightning.reproduce import registry
+    from benign_lightning.reproduce.report import HOLDS, check_claims
+    from benign_lightning.reproduce.results import Results
+
+    def sweep(name, radius):
+        folder = tmp_path / name / "0_job"
+        (folder / ".hydra").mkdir(parents=True)
+        (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(["method=at"]))
+        (folder / "config.yaml").write_text(yaml.safe_dump({"data": {"k": 5, "radius": radius}, "seed": 0}))
+        curve = {"0.0": 0.0, "0.05": 0.1, "0.1": 0.2, "0.2": 0.4}
+        (folder / "results.json").write_text(json.dumps({"status": "complete", "method": "at",
+                                                         "adv_err_by_eps": curve}))  # fmt: skip
+        return tmp_path / name
+
+    checked = check_claims(registry.FIG9A, Results({"arms": sweep("r35", 0.35)}), None, "cpu")
+    found = {v.id: v for v in checked}
+    assert found["Theorem 3 (i), exactly"].verdict == HOLDS
+    assert found["Theorem 3 (ii), exactly"].verdict == HOLDS and "γ=0.2: 0.1268" in found[
+        "Theorem 3 (ii), exactly"].ours  # fmt: skip
+    small = {v.id: v for v in check_claims(registry.FIG9A, Results({"arms": sweep("r20", 0.2)}), None, "cpu")}
+    assert small["Theorem 3 (i), exactly"].verdict.startswith("not run: the discs' radius 0.2 is below")

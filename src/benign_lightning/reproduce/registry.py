@@ -840,6 +840,38 @@ FIG8 = Entry(
     x="eps",
 )
 
+def _lattice_of(r: Results):
+    """The lattice distribution the runs were trained on (k discs of each label, their radius), and
+    the ℓ2 grid they were evaluated on."""
+    from benign_lightning.exact.lattice import Lattice
+
+    run = r.select("arms")[0]
+    grid = sorted(float(e) for e in _eps_curve(run) if float(e) > 0)
+    return Lattice(int(run.get("data.k", 5)), float(run.get("data.radius", 0.35))), grid
+
+
+def _thm3_linear(r: Results) -> tuple[str, bool]:
+    from benign_lightning.exact.lattice import GAMMA0, LEMMA1_BOUND, RHO, best_linear_separator
+
+    lattice, grid = _lattice_of(r)
+    if lattice.radius < RHO:
+        raise NoRuns(f"the discs' radius {lattice.radius:g} is below Lemma 1's ρ = {RHO:.4f}")
+    judged = [g for g in grid if g > GAMMA0]
+    errors = {g: best_linear_separator(lattice, g)["adv_err"] for g in judged}
+    ours = "; ".join(f"γ={g:g}: the best separating line errs on {e:.4f}" for g, e in errors.items())
+    return ours, bool(judged) and all(e > LEMMA1_BOUND for e in errors.values())
+
+
+def _thm3_staircase(r: Results) -> tuple[str, bool]:
+    from benign_lightning.exact.lattice import GAMMA0, staircase_adversarial_error
+
+    lattice, grid = _lattice_of(r)
+    errors = {g: staircase_adversarial_error(lattice, g) for g in grid}
+    ours = "; ".join(f"γ={g:g}: {e:.4f}" for g, e in errors.items())
+    robust = [g for g in grid if g <= GAMMA0 + 1 / 8]
+    return f"the staircase g_1's exact error: {ours}", bool(robust) and all(errors[g] == 0 for g in robust)
+
+
 FIG9A = Entry(
     name="fig9a",
     title="Figure 9a: on the lattice AT is the most robust, then the multiclass model, then natural training",
@@ -858,6 +890,23 @@ FIG9A = Entry(
             "(and robustness) followed by the multi-class model and then the naturally trained model”",
             "at every ε > 0 of the grid: adversarial error AT ≤ multiclass ≤ natural",
             _curves_ordered("arms", "method", ("at", "fine2coarse", "natural")),
+        ),
+        Claim(
+            "Theorem 3 (i), exactly",
+            "Theorem 3 (i): “for every γ > γ0, any linear separator f that perfectly fits the training data "
+            "S_m has R_Adv,γ(f; P) ≥ 0.0005” (Lemma 1: γ0 = 0.02, discs of radius ≥ ρ = 1/(2√2) − 0.008)",
+            "on the runs' lattice (its k and radius), the best separating line found over 3600 directions "
+            "(then refined) has exact ℓ2 adversarial error > 0.0005 at every γ > 0.02 of the grid",
+            _thm3_linear,
+            per_seed=False,
+        ),
+        Claim(
+            "Theorem 3 (ii), exactly",
+            "Lemma 2: “there exists g ∈ H such that R(g; P) = 0, R_Adv,γ(g; P) = 0” for γ ∈ [γ0, γ0 + 1/8]",
+            "the staircase g_1 (the parity of [x1] + [x2]) has exact ℓ2 adversarial error 0 at every γ ≤ "
+            "γ0 + 1/8 = 0.145 of the grid",
+            _thm3_staircase,
+            per_seed=False,
         ),
     ),
     cost={

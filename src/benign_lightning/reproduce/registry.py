@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benign_lightning.rare_examples import FIGURE1_SHOWN
 from benign_lightning.reproduce.results import NoRuns, Results, TooFew
 
 SCALES = ("smoke", "cpu", "paper")
@@ -62,6 +63,7 @@ class Entry:
     paper_numbers: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (what, the paper's value)
     post: Callable[[dict[str, Path]], None] | None = None  # a step after the sweeps (sweep → folder)
     notes: tuple[str, ...] = ()  # what the report says of our runs against the paper's (substitutions)
+    runs_of: str | None = None  # another entry whose sweeps (and run folders) this one reads
     run_figures: tuple[str, ...] = ()  # figures inside the sweeps' folders the report shows (globs)
 
 
@@ -1256,6 +1258,142 @@ FIG5 = Entry(
 )
 
 
+# --- Figures 1 and 4: the rare examples, from Figure 5's runs ----------------------------------------
+def _rare_examples(folders: dict[str, Path]) -> None:
+    """Figure 5's estimates (if not there yet), then Figures 1 and 4 into the ensemble job."""
+    from benign_lightning import rare_examples
+
+    _influence(folders)
+    jobs = sorted(p.parent for p in folders["mem"].glob("*/memorization_scores.npz"))
+    if jobs:
+        rare_examples.write(jobs[0], _single_run(folders["robust"]), _single_run(folders["natural"]))
+
+
+def _rare(r: Results, figure: str) -> dict:
+    import json
+
+    found = sorted(r.sweep_dirs["mem"].glob("*/rare_examples.json"))
+    if not found:
+        raise NoRuns("no rare_examples.json (the runs or the step after them did not finish)")
+    return json.loads(found[0].read_text())[figure]
+
+
+FIG1_LEAST_SHOWN = 8
+FIG5_RUNS_COST = {"smoke": "Figure 5's runs", "cpu": "Figure 5's runs (≈ 15 min), then seconds",
+                  "paper": "Figure 5's runs"}  # fmt: skip
+
+
+def _fig1(r: Results) -> tuple[str, bool]:
+    s = _rare(r, "figure1")
+    shown = s["n_shown"]
+    if shown < FIG1_LEAST_SHOWN:
+        raise TooFew(f"the robust run leaves {shown} training points unfit (the least: {FIG1_LEAST_SHOWN})")
+    ours = (
+        f"of the {shown} training points of lowest robust margin (of {s['n_robust_unfit']} the robust run "
+        f"leaves unfit, among {s['n_train']}): the robust model predicts the given label on "
+        f"{s['n_shown_robust_predicts_given']}, the natural model fits {s['n_shown_natural_fits']}"
+    )
+    return ours, s["n_shown_robust_predicts_given"] == 0 and s["n_shown_natural_fits"] == shown
+
+
+FIG4_LEAST_PAIRS = 10
+
+
+def _fig4_pairs(r: Results) -> tuple[str, bool]:
+    from scipy.stats import binomtest
+
+    s = _rare(r, "figure4")
+    n = s["n_pairs"]
+    if n < FIG4_LEAST_PAIRS:
+        raise TooFew(f"{n} pairs (the least judged: {FIG4_LEAST_PAIRS})")
+    k, chance = s["same_class_count"], s["same_class_chance"]
+    p = binomtest(k, n, chance, alternative="greater").pvalue
+    ours = f"{k} of {n} pairs share their class ({_f(k / n)}; chance {_f(chance)}, binomial p {p:.2g})"
+    return ours, p < 0.05
+
+
+def _fig4_influence(r: Results) -> tuple[str, bool]:
+    s = _rare(r, "figure4")
+    share, base = s["influence_share_from_unfit"], s["unfit_fraction"]
+    if share is None:
+        raise TooFew("no test point that the robust run misclassifies and natural training does not")
+    ours = (f"on the {s['n_test_wrong']} test points the robust run misclassifies (and natural training "
+            "does not), "
+            f"{_f(share)} of their top-10 influence comes from training points the robust run leaves unfit "
+            f"({_f(base)} of the training set)")  # fmt: skip
+    return ours, share >= 0.5
+
+
+FIG1 = Entry(
+    name="fig1",
+    title="Figure 1: training images whose label robust training does not fit and natural training does",
+    section="§1, §3.2, Figure 1",
+    sweeps=FIG5.sweeps,
+    runs_of="fig5",
+    claims=(
+        Claim(
+            "neither fits",
+            "§3.2: “for both AT and TRADES, we found that neither predicts correctly on the training set "
+            "labels for any of the examples identified in Figure 1, all examples that have a wrong label in "
+            "the training set, whereas natural training does.”",
+            f"on the training points of lowest robust margin (up to {FIGURE1_SHOWN}, at least "
+            f"{FIG1_LEAST_SHOWN}): the robust model predicts the given label on none, the natural model fits "
+            "all of them",
+            _fig1,
+            per_seed=False,
+        ),
+    ),
+    cost=FIG5_RUNS_COST,
+    needs="MNIST (BENIGN_DATA_DIR/MNIST/raw)",
+    notes=(
+        "The runs are Figure 5's: clean MNIST (η = 0: only MNIST's own label noise), natural training and "
+        "TRADES (ε = 0.3, λ = 1/6, the paper's MNIST TRADES model); at CPU scale 2000 images and 10 epochs. "
+        "The grid shows the training points of lowest robust margin on their given label, with both models' "
+        "predictions (figure1.csv has their dataset indices and memorization scores): whether those labels "
+        "are wrong is for the reader to judge, as in the paper.",
+    ),
+    run_figures=("*/figures/figure1.png",),
+    post=_rare_examples,
+)
+FIG4 = Entry(
+    name="fig4",
+    title="Figure 4: a misclassified test image and the rare training image it takes after",
+    section="§3.2, App. D.2, Figure 4",
+    sweeps=FIG5.sweeps,
+    runs_of="fig5",
+    claims=(
+        Claim(
+            "same class",
+            "App. D.2: “We searched in the set of top-10 most influential mis-classified train images for "
+            "each mis-classified test image.” Figure 4: “Each pair is a training (left) and test (right) "
+            "image mis-classified by the adversarially trained model.”",
+            f"the pairs (a test point the robust model misclassifies and natural training does not, and its "
+            f"most influential such training point among its top 10) share their class more often than "
+            f"chance (one-sided binomial test, p < 0.05; at least {FIG4_LEAST_PAIRS} pairs)",
+            _fig4_pairs,
+            per_seed=False,
+        ),
+        Claim(
+            "influence",
+            "§3.2: “the training images in Figure 4 has a disproportionately higher influence on the "
+            "corresponding test image compared to influences of other train-test image pairs”",
+            "on those test points, ≥ 0.5 of the (positive) influence of their top-10 training points comes "
+            "from training points the robust model leaves unfit",
+            _fig4_influence,
+            per_seed=False,
+        ),
+    ),
+    cost=FIG5_RUNS_COST,
+    needs="MNIST (BENIGN_DATA_DIR/MNIST/raw)",
+    notes=(
+        "The runs are Figure 5's (clean MNIST, TRADES ε = 0.3: the paper's MNIST model of Figure 4), and the "
+        "influence estimates are our own ensemble's (Zhang & Feldman's estimator, 12 models at CPU scale).",
+    ),
+    run_figures=("*/figures/figure4.png",),
+    post=_rare_examples,
+)
+
+
 def _detect(folders: dict[str, Path]) -> None:
     """``detect`` on the entry's runs; its table and PR curves go into the natural sweep's folder."""
     from benign_lightning.detect import detect
@@ -1378,8 +1516,8 @@ DETECTION = Entry(
 
 # In the paper's order: §3.1, §3.2, the appendix, the theory, then beyond the paper.
 ENTRIES: tuple[Entry, ...] = (
-    FIG2A, FIG2B, FIG2CDE, FIG3, SEC32, FIG5, TABLE1, FIG7, FIG8, FIG9A, FIG9B, FIG9C, THM2, WANG2024,
-    DETECTION,
+    FIG1, FIG2A, FIG2B, FIG2CDE, FIG3, SEC32, FIG4, FIG5, TABLE1, FIG7, FIG8, FIG9A, FIG9B, FIG9C, THM2,
+    WANG2024, DETECTION,
 )  # fmt: skip
 
 

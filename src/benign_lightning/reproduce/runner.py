@@ -16,7 +16,8 @@ from benign_lightning.results import finished_results
 
 
 def sweep_dir(out: Path, entry: Entry, scale: str, sweep: Sweep) -> Path:
-    return out / entry.name / scale / "runs" / sweep.name
+    """Where the sweep's jobs go: the entry's own folder, or the one whose runs it reads."""
+    return out / (entry.runs_of or entry.name) / scale / "runs" / sweep.name
 
 
 def command(sweep: Sweep, overrides: list[str], folder: Path) -> list[str]:

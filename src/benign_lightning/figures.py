@@ -226,3 +226,28 @@ def write_run_figures(run_dir: str | Path, results: dict[str, Any]) -> dict[str,
                 dict(memorization), results, out / "memorization.png"
             )
     return figures
+
+
+def plot_wang_regime(curves: dict[int, list[tuple[float, float]]], edges: dict[float, float], beta: float,
+                     path: Path) -> Path:  # fmt: skip
+    """Wang et al.'s regime: robust test error against α/‖μ‖, one curve per d (β dotted), and the
+    α-edge against d/(n‖μ‖²)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for d, points in curves.items():
+        left.plot(*zip(*points, strict=True), marker="o", label=f"d = {d}")
+    left.axhline(beta, ls=":", c="gray", label="β")
+    left.axhline(0.5, ls="--", c="gray", lw=0.8)
+    left.set(xlabel="α / ‖μ‖", ylabel="robust test error", ylim=(0, 1.05))
+    left.legend(fontsize=8)
+    ratio = sorted(edges)
+    right.plot(ratio, [edges[x] for x in ratio], marker="o")
+    right.set(xscale="log", xlabel="d / (n ‖μ‖²)", ylabel="α-edge / ‖μ‖", ylim=(0, 1.05))
+    fig.tight_layout()
+    atomic_savefig(fig, path)
+    plt.close(fig)
+    return path

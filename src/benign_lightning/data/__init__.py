@@ -3,7 +3,7 @@
 from benign_lightning.data.base import LabelNoiseDataModule, Split, to_unit_interval
 from benign_lightning.data.cifar import CIFAR10DataModule, CIFAR100DataModule
 from benign_lightning.data.imagenet import RestrictedImageNetDataModule
-from benign_lightning.data.mnist import MNISTDataModule
+from benign_lightning.data.mnist import MNIST01DataModule, MNISTDataModule
 from benign_lightning.data.noise import NOISE_MODES, NoisyLabels, corrupt_labels
 from benign_lightning.data.planar import (
     BlobsDataModule,
@@ -25,6 +25,7 @@ __all__ = [
     "CIFAR10DataModule",
     "CIFAR100DataModule",
     "NOISE_MODES",
+    "MNIST01DataModule",
     "MNISTDataModule",
     "NoisyLabels",
     "RestrictedImageNetDataModule",

@@ -19,10 +19,14 @@ ACTIVATIONS = {"relu": F.relu, "softplus": F.softplus, "leaky_relu": lambda z: F
 
 
 class TwoLayer(nn.Module):
-    def __init__(self, d: int, width: int, activation: str, init_std: float) -> None:
+    def __init__(self, d: int, width: int, activation: str, init_std: float, paired_init: bool = False
+                 ) -> None:  # fmt: skip
         super().__init__()
         self.first = nn.Linear(d, width, bias=False)
         nn.init.normal_(self.first.weight, std=init_std)
+        if paired_init:  # the symmetric initialisation of the analysis: neuron r + m/2 copies neuron r,
+            with torch.no_grad():  # with the opposite sign a_r, so f(x; W0) = 0 for every x
+                self.first.weight[width // 2 :] = self.first.weight[: width // 2]
         signs = torch.ones(width)
         signs[width // 2 :] = -1
         self.register_buffer("signs", signs / math.sqrt(width))  # fixed: a buffer, not a parameter
@@ -35,7 +39,8 @@ class TwoLayer(nn.Module):
 
 
 def two_layer(num_classes: int, in_shape: tuple[int, ...], *, mean=None, std=None, width: int = 1000,
-              activation: str = "relu", init_std: float = 1e-3) -> TwoLayer:  # fmt: skip
+              activation: str = "relu", init_std: float = 1e-3,
+              paired_init: bool = False) -> TwoLayer:  # fmt: skip
     """Wang et al.'s network for binary data of ``in_shape`` (``mean``/``std`` unused: the data is
     centred by construction)."""
     if num_classes != 2:
@@ -44,4 +49,4 @@ def two_layer(num_classes: int, in_shape: tuple[int, ...], *, mean=None, std=Non
         raise ConfigError(f"model.kwargs.activation={activation!r}; choose one of {', '.join(ACTIVATIONS)}")
     if width < 2 or width % 2:
         raise ConfigError(f"model.kwargs.width={width}: an even width >= 2 (half the signs +, half -)")
-    return TwoLayer(math.prod(in_shape), int(width), activation, float(init_std))
+    return TwoLayer(math.prod(in_shape), int(width), activation, float(init_std), bool(paired_init))

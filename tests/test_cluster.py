@@ -288,11 +288,14 @@ def test_a_slurm_step_of_the_run_s_size_is_accepted(tmp_path, main_in_process, m
     assert code == 0, stderr[-3000:]
 
 
-def _wait_all(procs: list[subprocess.Popen], timeout: float) -> list[str]:
-    outputs = []
-    for proc in procs:
-        out, _ = proc.communicate(timeout=timeout)
-        outputs.append(out)
+def _all_succeed(procs: list[subprocess.Popen], timeout: float = 300) -> list[str]:
+    """The processes' outputs once they have ended, each with status 0 (killed after ``timeout``)."""
+    try:
+        outputs = [proc.communicate(timeout=timeout)[0] for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+    assert [p.returncode for p in procs] == [0] * len(procs), "\n".join(o[-3000:] for o in outputs)
     return outputs
 
 
@@ -318,23 +321,24 @@ def _assert_one_run_of_two_ranks(run_dir: Path, outputs: list[str]) -> None:
     assert not [n for n in names if n.startswith("tmp") or n.endswith(".tmp")]
 
 
-def test_two_nodes_through_torchrun_rendezvous(tmp_path):
+def _torchrun_two_nodes(tmp_path: Path, overrides: list[str], run_dir: Path, rdzv_id: str,
+                        node_env=lambda node: _env()) -> list[str]:  # fmt: skip
+    """Two "nodes" of one run through torchrun's rendezvous on 127.0.0.1; both must end with 0."""
     port = _free_port()
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node-rank={node}",
              "--nproc-per-node=1", "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}",
-             "--rdzv-id=two-nodes", "-m", "benign_lightning", *TWO_NODES, f"hydra.run.dir={tmp_path / 'r'}"],
-            cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+             f"--rdzv-id={rdzv_id}", "-m", "benign_lightning", *overrides, f"hydra.run.dir={run_dir}"],
+            cwd=tmp_path, env=node_env(node), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         for node in (0, 1)
     ]
-    try:
-        outputs = _wait_all(procs, timeout=300)
-    finally:
-        for proc in procs:
-            proc.kill()
-    assert [p.returncode for p in procs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    return _all_succeed(procs)
+
+
+def test_two_nodes_through_torchrun_rendezvous(tmp_path):
+    outputs = _torchrun_two_nodes(tmp_path, TWO_NODES, tmp_path / "r", "two-nodes")
     _assert_one_run_of_two_ranks(tmp_path / "r", outputs)
 
 
@@ -352,13 +356,7 @@ def test_two_nodes_as_sbatch_starts_them(tmp_path):
             [sys.executable, "-m", "benign_lightning", *TWO_NODES, f"hydra.run.dir={tmp_path / 'r'}"],
             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         ))  # fmt: skip
-    try:
-        outputs = _wait_all(procs, timeout=300)
-    finally:
-        for proc in procs:
-            proc.kill()
-    assert [p.returncode for p in procs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
-    _assert_one_run_of_two_ranks(tmp_path / "r", outputs)
+    _assert_one_run_of_two_ranks(tmp_path / "r", _all_succeed(procs))
 
 
 # --- ranks that see the run folder differently ----------------------------------------------------
@@ -407,24 +405,9 @@ def test_ranks_resume_as_rank_zero_decides_across_two_nodes(tmp_path, main_in_pr
     run_dir = tmp_path / "r"
     code, _, stderr = main_in_process(*ONE_NODE, f"hydra.run.dir={run_dir}")
     assert code == 0, stderr[-3000:]
-    port = _free_port()
     again = [o for o in TWO_NODES if not o.startswith("trainer.max_epochs")] + ["trainer.max_epochs=2"]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node-rank={node}",
-             "--nproc-per-node=1", "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}",
-             "--rdzv-id=stale", "-m", "benign_lightning", *again, f"hydra.run.dir={run_dir}"],
-            cwd=tmp_path, env=_env(**_stale_rank_one(tmp_path)) if node else _env(),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        for node in (0, 1)
-    ]
-    try:
-        outputs = _wait_all(procs, timeout=240)
-    finally:
-        for proc in procs:
-            proc.kill()
-    assert [p.returncode for p in procs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    stale = _stale_rank_one(tmp_path)
+    _torchrun_two_nodes(tmp_path, again, run_dir, "stale", lambda node: _env(**stale) if node else _env())
     _assert_resumed_together(run_dir)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gzip
 import json
@@ -20,7 +21,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 # The md5 cache of dataset files (data/files.py) in a folder of this test session, for every
 # process the tests start too, not in the user's ~/.cache.
-os.environ.setdefault("BENIGN_CACHE_DIR", tempfile.mkdtemp(prefix="benign_cache_"))
+if "BENIGN_CACHE_DIR" not in os.environ:
+    _SESSION_CACHE = tempfile.mkdtemp(prefix="benign_cache_")
+    os.environ["BENIGN_CACHE_DIR"] = _SESSION_CACHE
+    # Removed when the session ends: a test machine should not collect one folder per run.
+    atexit.register(shutil.rmtree, _SESSION_CACHE, ignore_errors=True)
 SHARED_MNIST = Path(os.environ.get("BENIGN_SHARED_MNIST", REPO.parent / "shared" / "data" / "MNIST" / "raw"))
 MNIST_SUBSET = Path(__file__).parent / "fixtures" / "mnist_subset.npz"
 # Fast, quiet CLI runs: no progress bar, few attack steps.

@@ -18,14 +18,14 @@ def _verdicts(tmp_path, entry, figure1=None, figure4=None):
 
 
 FIG1 = {"n_train": 2000, "n_robust_unfit": 90, "n_shown": 24, "n_shown_natural_fits": 24,
-        "n_shown_robust_predicts_given": 0}  # fmt: skip
+        "n_memorized": 24, "memorized_least_mem": 0.8, "n_memorized_robust_predicts_given": 0}  # fmt: skip
 
 
-def test_figure1_holds_only_when_natural_training_fits_every_point_shown(tmp_path):
+def test_figure1_holds_only_when_the_robust_model_fits_none_of_the_memorized_points(tmp_path):
     assert _verdicts(tmp_path, reg.FIG1, FIG1)["neither fits"] == HOLDS
-    under_trained = {**FIG1, "n_shown_natural_fits": 17}  # natural training did not fit them all
-    assert _verdicts(tmp_path, reg.FIG1, under_trained)["neither fits"] == FAILS
-    assert _verdicts(tmp_path, reg.FIG1, {**FIG1, "n_shown": 3})["neither fits"].startswith(TOO_FEW)
+    fits_some = {**FIG1, "n_memorized_robust_predicts_given": 5}  # robust training fitted 5 of them
+    assert _verdicts(tmp_path, reg.FIG1, fits_some)["neither fits"] == FAILS
+    assert _verdicts(tmp_path, reg.FIG1, {**FIG1, "n_memorized": 3})["neither fits"].startswith(TOO_FEW)
 
 
 FIG4 = {"n_test_wrong": 30, "n_pairs": 20, "same_class_count": 14, "same_class_chance": 0.12,
@@ -37,6 +37,8 @@ def test_figure4_pairs_beat_chance_and_their_influence_comes_from_unfit_points(t
     assert found == {"same class": HOLDS, "influence": HOLDS}
     chance_like = {**FIG4, "same_class_count": 3, "influence_share_from_unfit": 0.1}  # 3 of 20 at chance 0.12
     assert _verdicts(tmp_path, reg.FIG4, figure4=chance_like) == {"same class": FAILS, "influence": FAILS}
+    common = {**FIG4, "unfit_fraction": 0.3}  # 0.7 of the influence from 0.3 of the set: not disproportionate
+    assert _verdicts(tmp_path, reg.FIG4, figure4=common)["influence"] == FAILS
     few = {**FIG4, "n_pairs": 4, "same_class_count": 4}
     assert _verdicts(tmp_path, reg.FIG4, figure4=few)["same class"].startswith(TOO_FEW)
 
@@ -60,5 +62,6 @@ def test_both_figures_from_runs_at_smoke_scale(tmp_path, mnist_root):
     summary = json.loads((job / "rare_examples.json").read_text())
     shown = summary["figure1"]
     assert shown["n_shown"] == len(rows) - 1 and shown["n_shown_robust_predicts_given"] == 0
+    assert 0 < shown["n_memorized"] <= 24
     assert list((tmp_path / "repro" / "fig1" / "smoke").glob("*figure1.png"))
     assert list((tmp_path / "repro" / "fig4" / "smoke").glob("*figure4.png"))

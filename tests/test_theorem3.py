@@ -102,3 +102,14 @@ def test_the_lattice_entry_judges_theorem_3_on_its_runs_lattice(tmp_path):
         "Theorem 3 (ii), exactly"].ours  # fmt: skip
     small = {v.id: v for v in check_claims(registry.FIG9A, Results({"arms": sweep("r20", 0.2)}), None, "cpu")}
     assert small["Theorem 3 (i), exactly"].verdict.startswith("not run: the discs' radius 0.2 is below")
+
+
+def test_lemma1_needs_two_discs_of_each_label():
+    """At k = 1 the line between the two discs keeps a clear margin: the exact error of that line is 0
+    at γ = 0.1 > γ₀, so Lemma 1 (stated for k ∈ Z⁺) is not judged there."""
+    from benign_lightning.exact.lattice import lemma1_applies
+
+    one = Lattice(1, RHO)
+    best = best_linear_separator(one, 0.1)
+    assert best["adv_err"] == 0.0 and not lemma1_applies(one, 0.1)
+    assert lemma1_applies(Lattice(2, RHO), 0.1)

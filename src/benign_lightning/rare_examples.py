@@ -52,6 +52,12 @@ def _images(run_dir: Path) -> tuple[dict[int, np.ndarray], np.ndarray]:
 
 def _aligned(robust: Path, natural: Path) -> dict[str, np.ndarray]:
     """The robust run's training rows and, on the same rows, the natural run's outcomes."""
+    for run in (robust, natural):
+        # predictions.npz holds the trained rows only: with a held-out split its rows would not line
+        # up with the noise mask's, so such runs are refused rather than misread.
+        if np.load(run / "noise.npz")["heldout"].any():
+            raise ValueError(f"{run} held out part of its training set (data.holdout > 0): Figures 1 and 4 "
+                             "need runs that train on every row; rerun with data.holdout=0")
     rob, nat = read_member(robust), read_member(natural)
     position = _positions(nat.dataset_index)
     if any(int(d) not in position for d in rob.dataset_index):
@@ -111,7 +117,16 @@ def figure1(robust: Path, natural: Path, out_dir: Path, mem: dict[int, float] | 
         cells.append((images[d], title))
     atomic_write_text(out_dir / "figure1.csv", table.getvalue())
     figure = _grid(cells, out_dir / "figures" / "figure1.png")
+    # The claim's points are chosen without the robust model (else "robust fits none of them" holds by
+    # construction): the natural-fit points of highest memorization score, the ones natural training
+    # fits only when it has seen them (Zhang & Feldman), as mislabelled and atypical points are.
+    scored = [i for i in np.flatnonzero(a["natural_fit"]) if int(a["dataset_index"][i]) in (mem or {})]
+    memorized = sorted(scored, key=lambda i: -mem[int(a["dataset_index"][i])])[:shown]
+    memorized = np.array(memorized, dtype=int)
     return {
+        "n_memorized": int(len(memorized)),
+        "n_memorized_robust_predicts_given": int((a["robust_pred"][memorized] == a["labels"][memorized]).sum()),
+        "memorized_least_mem": float(min((mem[int(a["dataset_index"][i])] for i in memorized), default=np.nan)),
         "n_train": int(len(a["labels"])),
         "n_robust_unfit": int(len(unfit)),
         "n_robust_unfit_natural_fit": int((~a["robust_fit"] & a["natural_fit"]).sum()),
@@ -130,6 +145,9 @@ def figure4(job_dir: Path, robust: Path, natural: Path, out_dir: Path,
     point's top 10; ``figure4.png`` and the numbers the claims read."""
     scores = np.load(job_dir / "memorization_scores.npz")
     a = _aligned(robust, natural)
+    if len(scores["top_train"]) != len(a["test_labels"]):
+        raise ValueError(f"{job_dir}'s influence estimates cover {len(scores['top_train'])} test points, "
+                         f"{robust}'s test set {len(a['test_labels'])}: use runs with the same data.test_subset")
     position = _positions(a["dataset_index"])
     rows = np.array([position[int(d)] for d in scores["dataset_index"]])  # scores' rows → ours
     unfit = ~a["robust_fit"][rows] & a["natural_fit"][rows]  # per scores row

@@ -130,12 +130,19 @@ def staircase_adversarial_error(lattice: Lattice, gamma: float) -> float:
     return min(1.0, max(0.0, 1.0 - _square_in_disc(0.5 - gamma, r) / (math.pi * r * r)))
 
 
+def lemma1_applies(lattice: Lattice, gamma: float) -> bool:
+    """Lemma 1's conditions: discs of radius ≥ ρ, γ > γ₀, and k ≥ 2. The paper says k ∈ Z⁺, but at
+    k = 1 (two discs) the line between them keeps a clear margin: its exact error is 0 up to γ ≈ 0.15
+    (``linear_adversarial_error``), so the lemma needs at least two discs of each label."""
+    return lattice.radius >= RHO and gamma > GAMMA0 and lattice.k >= 2
+
+
 def theorem3_table(lattice: Lattice, gammas: list[float]) -> list[dict]:
     """Per γ: the best linear separator's exact error, Lemma 1's bound where it applies, and g_1's."""
     rows = []
     for gamma in gammas:
         linear = best_linear_separator(lattice, gamma)
-        lemma1 = lattice.radius >= RHO and gamma > GAMMA0
+        lemma1 = lemma1_applies(lattice, gamma)
         rows.append({
             "gamma": gamma, "linear_adv_err": linear["adv_err"], "linear_w": linear["w"],
             "linear_w0": linear["w0"], "lemma1_applies": lemma1,

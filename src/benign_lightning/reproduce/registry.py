@@ -861,15 +861,17 @@ def _lattice_of(r: Results):
 
 
 def _thm3_linear(r: Results) -> tuple[str, bool]:
-    from benign_lightning.exact.lattice import GAMMA0, LEMMA1_BOUND, RHO, best_linear_separator
+    from benign_lightning.exact.lattice import (
+        GAMMA0, LEMMA1_BOUND, RHO, best_linear_separator, lemma1_applies)
 
     lattice, grid = _lattice_of(r)
-    if lattice.radius < RHO:
-        raise NoRuns(f"the discs' radius {lattice.radius:g} is below Lemma 1's ρ = {RHO:.4f}")
-    judged = [g for g in grid if g > GAMMA0]
+    judged = [g for g in grid if lemma1_applies(lattice, g)]
+    if not judged:
+        raise NoRuns(f"Lemma 1 speaks of discs of radius ≥ ρ = {RHO:.4f}, γ > {GAMMA0} and k ≥ 2: this "
+                     f"lattice (k = {lattice.k}, radius {lattice.radius:g}) with the grid {grid} has none")
     errors = {g: best_linear_separator(lattice, g)["adv_err"] for g in judged}
     ours = "; ".join(f"γ={g:g}: the best separating line errs on {e:.4f}" for g, e in errors.items())
-    return ours, bool(judged) and all(e > LEMMA1_BOUND for e in errors.values())
+    return ours, all(e > LEMMA1_BOUND for e in errors.values())
 
 
 def _thm3_staircase(r: Results) -> tuple[str, bool]:
@@ -878,8 +880,14 @@ def _thm3_staircase(r: Results) -> tuple[str, bool]:
     lattice, grid = _lattice_of(r)
     errors = {g: staircase_adversarial_error(lattice, g) for g in grid}
     ours = "; ".join(f"γ={g:g}: {e:.4f}" for g, e in errors.items())
+    # Lemma 2 speaks of γ ≤ γ₀ + 1/8 and discs of Lemma 1's radius ρ, for which every γ-ball stays
+    # inside its cell (ρ + γ₀ + 1/8 < 1/2); for wider discs it says nothing.
+    if lattice.radius + GAMMA0 + 1 / 8 >= 0.5:
+        raise NoRuns(f"Lemma 2 needs radius + γ₀ + 1/8 < 1/2; this lattice's radius is {lattice.radius:g}")
     robust = [g for g in grid if g <= GAMMA0 + 1 / 8]
-    return f"the staircase g_1's exact error: {ours}", bool(robust) and all(errors[g] == 0 for g in robust)
+    if not robust:
+        raise NoRuns(f"no γ ≤ γ₀ + 1/8 = {GAMMA0 + 1 / 8:g} in the grid {grid}")
+    return f"the staircase g_1's exact error: {ours}", all(errors[g] == 0 for g in robust)
 
 
 FIG9A = Entry(
@@ -1082,7 +1090,7 @@ FIG3 = Entry(
 
 
 # --- Wang, Zhang and Arora (2024) in its theorem's regime ---------------------------------------------
-WANG_NEAR_BETA = 0.05  # "near β": robust test error ≤ β + 0.05 (2000 test points: ±0.013 at 1 s.d.)
+WANG_NEAR_BETA = 0.05  # "near-optimal": within 0.05 of wang_optimum (2000 test points: ±0.013 at 1 s.d.)
 WANG_LOSS = 0.1  # "near-zero robust training loss" (the logistic loss starts at log 2 ≈ 0.69)
 WANG_HALF = 0.45  # Theorem 3.2's 1/2, less the sampling error of 2000 test points
 
@@ -1094,20 +1102,38 @@ def _wang_runs(r: Results) -> dict[int, list]:
     return {d: sorted(vs, key=lambda v: float(v.get("alpha_frac"))) for d, vs in sorted(runs.items())}
 
 
-def _wang_edge(runs: list, beta: float) -> float:
-    """The largest α/‖μ‖ up to which every run's robust test error stays within β + 0.05 (0: none)."""
+def wang_optimum(alpha_frac: float, beta: float, mu_norm: float) -> float:
+    """The least robust error any classifier reaches on the noisy labels at budget α = alpha_frac·‖μ‖:
+    the linear rule along μ, whose margin ‖μ‖ + ξ₁ (ξ₁ ~ N(0, 1)) an α-attack lowers by α, errs on a
+    clean point with probability Φ(α − ‖μ‖) and on a flipped one unless ‖μ‖ + ξ₁ < −α; the abstract's
+    "near-optimal robust generalization error" is measured from this, not from β."""
+    from statistics import NormalDist
+
+    phi, alpha = NormalDist().cdf, alpha_frac * mu_norm
+    return (1 - beta) * phi(alpha - mu_norm) + beta * (1 - phi(-alpha - mu_norm))
+
+
+def _wang_edge(runs: list, beta: float, mu_norm: float) -> float:
+    """The largest α/‖μ‖ up to which every run's robust test error stays within 0.05 of the optimum
+    (``wang_optimum``; 0: none)."""
     edge = 0.0
     for v in runs:
-        if float(v.get("adv_err")) > beta + WANG_NEAR_BETA:
+        alpha_frac = float(v.get("alpha_frac"))
+        if float(v.get("adv_err")) > wang_optimum(alpha_frac, beta, mu_norm) + WANG_NEAR_BETA:
             break
-        edge = float(v.get("alpha_frac"))
+        edge = alpha_frac
     return edge
 
 
 def _wang_loss(r: Results) -> tuple[str, bool]:
-    moderate = [v for vs in _wang_runs(r).values() for v in vs if float(v.get("alpha_frac")) < 1]
+    by_d = _wang_runs(r)
+    n = int(next(iter(by_d.values()))[0].get("data.n_train"))
+    # The theorem speaks of d ≫ n²: smaller d are in the sweep to show the edge grow, not judged here.
+    moderate = [v for d, vs in by_d.items() if d >= n * n for v in vs if float(v.get("alpha_frac")) < 1]
+    if not moderate:
+        raise NoRuns(f"no run with d ≥ n² = {n * n} and α < ‖μ‖")
     worst = max(float(v.get("final_train_loss")) for v in moderate)
-    ours = f"the largest final robust training loss at α < ‖μ‖: {worst:.4f} ({len(moderate)} runs)"
+    ours = f"the largest final robust training loss at d ≥ n² = {n * n}, α < ‖μ‖: {worst:.4f} ({len(moderate)} runs)"
     return ours, worst <= WANG_LOSS
 
 
@@ -1115,7 +1141,7 @@ def _wang_edge_grows(r: Results) -> tuple[str, bool]:
     by_d = _wang_runs(r)
     beta = float(next(iter(by_d.values()))[0].get("eta"))
     n, mu = (int(next(iter(by_d.values()))[0].get(k)) for k in ("data.n_train", "data.mu_norm"))
-    edges = {d: _wang_edge(vs, beta) for d, vs in by_d.items()}
+    edges = {d: _wang_edge(vs, beta, mu) for d, vs in by_d.items()}
     ours = "; ".join(f"d={d} (d/(n‖μ‖²) = {d / (n * mu * mu):.3g}): edge {e:g}‖μ‖" for d, e in edges.items())
     values = list(edges.values())
     grows = all(a <= b for a, b in zip(values, values[1:], strict=False)) and values[-1] > values[0] > 0
@@ -1131,7 +1157,8 @@ def _wang_lower_bound(r: Results) -> tuple[str, bool]:
 
 
 def _wang_mnist(r: Results) -> tuple[str, bool]:
-    runs = sorted(r.select("mnist01"), key=lambda v: float(v.get("alpha")))
+    # "no label noise": the paper scale's η = 0.1 runs are another question, not judged here.
+    runs = sorted((v for v in r.select("mnist01") if float(v.get("eta", 0)) == 0), key=lambda v: float(v.get("alpha")))
     ours = "; ".join(f"α={float(v.get('alpha')):g}: robust training loss "
                      f"{float(v.get('final_train_loss')):.3f}, robust test error {_f(v.get('adv_err'))}"
                      for v in runs)  # fmt: skip
@@ -1153,7 +1180,7 @@ def _wang_post(folders: dict[str, Path]) -> None:
     beta, n, mu = float(first.get("eta")), int(first.get("data.n_train")), float(first.get("data.mu_norm"))
     curves = {d: [(float(v.get("alpha_frac")), float(v.get("adv_err"))) for v in vs]
               for d, vs in by_d.items()}  # fmt: skip
-    edges = {d / (n * mu * mu): _wang_edge(vs, beta) for d, vs in by_d.items()}
+    edges = {d / (n * mu * mu): _wang_edge(vs, beta, mu) for d, vs in by_d.items()}
     plot_wang_regime(curves, edges, beta, folders["regime"] / "wang_regime.png")
 
 
@@ -1188,14 +1215,15 @@ WANG2024 = Entry(
         Claim(
             "near-zero robust training loss",
             "Wang et al. 2024 (abstract): adversarial training “can achieve near-zero robust training loss”",
-            f"every run with α < ‖μ‖ ends with robust training loss ≤ {WANG_LOSS}",
+            f"every run with d ≥ n² (the theorem's regime) and α < ‖μ‖ ends with robust training loss ≤ {WANG_LOSS}",
             _wang_loss,
         ),
         Claim(
             "moderate budget grows with d",
             "Wang et al. 2024 (abstract): “near-optimal robust generalization error” under a “moderate ℓ2 "
             "perturbation budget”; the analysis needs d ≫ n² and d ≳ n‖μ‖² (PAPER.md)",
-            f"the α-edge (the largest α/‖μ‖ up to which the robust test error stays ≤ β + {WANG_NEAR_BETA}) "
+            f"the α-edge (the largest α/‖μ‖ up to which the robust test error stays within {WANG_NEAR_BETA} of "
+            "the optimum (1−β)Φ(α−‖μ‖) + β(1−Φ(−α−‖μ‖)), that of the rule along μ) "
             "is positive, never falls as d grows, and is larger at the largest d than at the smallest",
             _wang_edge_grows,
         ),
@@ -1395,15 +1423,17 @@ FIG5_RUNS_COST = {"smoke": "Figure 5's runs", "cpu": "Figure 5's runs (≈ 15 mi
 
 def _fig1(r: Results) -> tuple[str, bool]:
     s = _rare(r, "figure1")
-    shown = s["n_shown"]
-    if shown < FIG1_LEAST_SHOWN:
-        raise TooFew(f"the robust run leaves {shown} training points unfit (the least: {FIG1_LEAST_SHOWN})")
+    n = s["n_memorized"]
+    if n < FIG1_LEAST_SHOWN:
+        raise TooFew(f"{n} natural-fit training points have a memorization score (the least: {FIG1_LEAST_SHOWN})")
     ours = (
-        f"of the {shown} training points of lowest robust margin (of {s['n_robust_unfit']} the robust run "
-        f"leaves unfit, among {s['n_train']}): the robust model predicts the given label on "
-        f"{s['n_shown_robust_predicts_given']}, the natural model fits {s['n_shown_natural_fits']}"
+        f"of the {n} training points natural training fits with the highest memorization score (≥ "
+        f"{s['memorized_least_mem']:.2f}), the robust model predicts the given label on "
+        f"{s['n_memorized_robust_predicts_given']}; the grid: the {s['n_shown']} of lowest robust margin (of "
+        f"{s['n_robust_unfit']} the robust run leaves unfit among {s['n_train']}), natural training fits "
+        f"{s['n_shown_natural_fits']}"
     )
-    return ours, s["n_shown_robust_predicts_given"] == 0 and s["n_shown_natural_fits"] == shown
+    return ours, s["n_memorized_robust_predicts_given"] == 0
 
 
 FIG4_LEAST_PAIRS = 10
@@ -1431,7 +1461,8 @@ def _fig4_influence(r: Results) -> tuple[str, bool]:
             "does not), "
             f"{_f(share)} of their top-10 influence comes from training points the robust run leaves unfit "
             f"({_f(base)} of the training set)")  # fmt: skip
-    return ours, share >= 0.5
+    # "mostly" (≥ 0.5) and "disproportionately" (≥ 5× the unfit points' share of the training set).
+    return ours, share >= 0.5 and share >= 5 * base
 
 
 FIG1 = Entry(
@@ -1446,9 +1477,10 @@ FIG1 = Entry(
             "§3.2: “for both AT and TRADES, we found that neither predicts correctly on the training set "
             "labels for any of the examples identified in Figure 1, all examples that have a wrong label in "
             "the training set, whereas natural training does.”",
-            f"on the training points of lowest robust margin (up to {FIGURE1_SHOWN}, at least "
-            f"{FIG1_LEAST_SHOWN}): the robust model predicts the given label on none, the natural model fits "
-            "all of them",
+            f"the points are identified without the robust model (else the check holds by construction): "
+            f"the {FIGURE1_SHOWN} training points natural training fits with the highest memorization score "
+            f"(Zhang & Feldman's estimate from the ensemble: fitted only when seen, as mislabelled and atypical "
+            f"points are; at least {FIG1_LEAST_SHOWN}); the robust model predicts the given label on none",
             _fig1,
             per_seed=False,
         ),
@@ -1487,8 +1519,9 @@ FIG4 = Entry(
             "influence",
             "§3.2: “the training images in Figure 4 has a disproportionately higher influence on the "
             "corresponding test image compared to influences of other train-test image pairs”",
-            "on those test points, ≥ 0.5 of the (positive) influence of their top-10 training points comes "
-            "from training points the robust model leaves unfit",
+            "on those test points, most (≥ 0.5) of the (positive) influence of their top-10 training points "
+            "comes from training points the robust model leaves unfit, and at least 5× those points' share of "
+            "the training set",
             _fig4_influence,
             per_seed=False,
         ),

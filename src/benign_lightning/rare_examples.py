@@ -125,8 +125,9 @@ def figure1(robust: Path, natural: Path, out_dir: Path, mem: dict[int, float] | 
     memorized = np.array(memorized, dtype=int)
     return {
         "n_memorized": int(len(memorized)),
-        "n_memorized_robust_predicts_given": int((a["robust_pred"][memorized] == a["labels"][memorized]).sum()),
-        "memorized_least_mem": float(min((mem[int(a["dataset_index"][i])] for i in memorized), default=np.nan)),
+        "n_memorized_robust_predicts_given": int((a["robust_pred"] == a["labels"])[memorized].sum()),
+        "memorized_least_mem": float(min((mem[int(a["dataset_index"][i])] for i in memorized),
+                                         default=np.nan)),
         "n_train": int(len(a["labels"])),
         "n_robust_unfit": int(len(unfit)),
         "n_robust_unfit_natural_fit": int((~a["robust_fit"] & a["natural_fit"]).sum()),
@@ -147,7 +148,8 @@ def figure4(job_dir: Path, robust: Path, natural: Path, out_dir: Path,
     a = _aligned(robust, natural)
     if len(scores["top_train"]) != len(a["test_labels"]):
         raise ValueError(f"{job_dir}'s influence estimates cover {len(scores['top_train'])} test points, "
-                         f"{robust}'s test set {len(a['test_labels'])}: use runs with the same data.test_subset")
+                         f"{robust}'s test set {len(a['test_labels'])}: use runs with the same "
+                         "data.test_subset")
     position = _positions(a["dataset_index"])
     rows = np.array([position[int(d)] for d in scores["dataset_index"]])  # scores' rows → ours
     unfit = ~a["robust_fit"][rows] & a["natural_fit"][rows]  # per scores row

@@ -862,7 +862,12 @@ def _lattice_of(r: Results):
 
 def _thm3_linear(r: Results) -> tuple[str, bool]:
     from benign_lightning.exact.lattice import (
-        GAMMA0, LEMMA1_BOUND, RHO, best_linear_separator, lemma1_applies)
+        GAMMA0,
+        LEMMA1_BOUND,
+        RHO,
+        best_linear_separator,
+        lemma1_applies,
+    )
 
     lattice, grid = _lattice_of(r)
     judged = [g for g in grid if lemma1_applies(lattice, g)]
@@ -1133,7 +1138,8 @@ def _wang_loss(r: Results) -> tuple[str, bool]:
     if not moderate:
         raise NoRuns(f"no run with d ≥ n² = {n * n} and α < ‖μ‖")
     worst = max(float(v.get("final_train_loss")) for v in moderate)
-    ours = f"the largest final robust training loss at d ≥ n² = {n * n}, α < ‖μ‖: {worst:.4f} ({len(moderate)} runs)"
+    ours = (f"the largest final robust training loss at d ≥ n² = {n * n}, α < ‖μ‖: {worst:.4f} "
+            f"({len(moderate)} runs)")
     return ours, worst <= WANG_LOSS
 
 
@@ -1158,7 +1164,8 @@ def _wang_lower_bound(r: Results) -> tuple[str, bool]:
 
 def _wang_mnist(r: Results) -> tuple[str, bool]:
     # "no label noise": the paper scale's η = 0.1 runs are another question, not judged here.
-    runs = sorted((v for v in r.select("mnist01") if float(v.get("eta", 0)) == 0), key=lambda v: float(v.get("alpha")))
+    clean = (v for v in r.select("mnist01") if float(v.get("eta", 0)) == 0)
+    runs = sorted(clean, key=lambda v: float(v.get("alpha")))
     ours = "; ".join(f"α={float(v.get('alpha')):g}: robust training loss "
                      f"{float(v.get('final_train_loss')):.3f}, robust test error {_f(v.get('adv_err'))}"
                      for v in runs)  # fmt: skip
@@ -1215,15 +1222,16 @@ WANG2024 = Entry(
         Claim(
             "near-zero robust training loss",
             "Wang et al. 2024 (abstract): adversarial training “can achieve near-zero robust training loss”",
-            f"every run with d ≥ n² (the theorem's regime) and α < ‖μ‖ ends with robust training loss ≤ {WANG_LOSS}",
+            f"every run with d ≥ n² (the theorem's regime) and α < ‖μ‖ ends with robust training loss "
+            f"≤ {WANG_LOSS}",
             _wang_loss,
         ),
         Claim(
             "moderate budget grows with d",
             "Wang et al. 2024 (abstract): “near-optimal robust generalization error” under a “moderate ℓ2 "
             "perturbation budget”; the analysis needs d ≫ n² and d ≳ n‖μ‖² (PAPER.md)",
-            f"the α-edge (the largest α/‖μ‖ up to which the robust test error stays within {WANG_NEAR_BETA} of "
-            "the optimum (1−β)Φ(α−‖μ‖) + β(1−Φ(−α−‖μ‖)), that of the rule along μ) "
+            f"the α-edge (the largest α/‖μ‖ up to which the robust test error stays within {WANG_NEAR_BETA} "
+            "of the optimum (1−β)Φ(α−‖μ‖) + β(1−Φ(−α−‖μ‖)), that of the rule along μ) "
             "is positive, never falls as d grows, and is larger at the largest d than at the smallest",
             _wang_edge_grows,
         ),
@@ -1425,7 +1433,8 @@ def _fig1(r: Results) -> tuple[str, bool]:
     s = _rare(r, "figure1")
     n = s["n_memorized"]
     if n < FIG1_LEAST_SHOWN:
-        raise TooFew(f"{n} natural-fit training points have a memorization score (the least: {FIG1_LEAST_SHOWN})")
+        raise TooFew(f"{n} natural-fit training points have a memorization score "
+                     f"(the least: {FIG1_LEAST_SHOWN})")
     ours = (
         f"of the {n} training points natural training fits with the highest memorization score (≥ "
         f"{s['memorized_least_mem']:.2f}), the robust model predicts the given label on "
@@ -1479,8 +1488,8 @@ FIG1 = Entry(
             "the training set, whereas natural training does.”",
             f"the points are identified without the robust model (else the check holds by construction): "
             f"the {FIGURE1_SHOWN} training points natural training fits with the highest memorization score "
-            f"(Zhang & Feldman's estimate from the ensemble: fitted only when seen, as mislabelled and atypical "
-            f"points are; at least {FIG1_LEAST_SHOWN}); the robust model predicts the given label on none",
+            f"(Zhang & Feldman's estimate from the ensemble: fitted only when seen, as mislabelled and "
+            f"atypical points are; at least {FIG1_LEAST_SHOWN}); the robust model predicts the given label on none",
             _fig1,
             per_seed=False,
         ),
@@ -1520,8 +1529,8 @@ FIG4 = Entry(
             "§3.2: “the training images in Figure 4 has a disproportionately higher influence on the "
             "corresponding test image compared to influences of other train-test image pairs”",
             "on those test points, most (≥ 0.5) of the (positive) influence of their top-10 training points "
-            "comes from training points the robust model leaves unfit, and at least 5× those points' share of "
-            "the training set",
+            "comes from training points the robust model leaves unfit, and at least 5× those points' share "
+            "of the training set",
             _fig4_influence,
             per_seed=False,
         ),

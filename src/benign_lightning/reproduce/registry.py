@@ -1489,7 +1489,8 @@ FIG1 = Entry(
             f"the points are identified without the robust model (else the check holds by construction): "
             f"the {FIGURE1_SHOWN} training points natural training fits with the highest memorization score "
             f"(Zhang & Feldman's estimate from the ensemble: fitted only when seen, as mislabelled and "
-            f"atypical points are; at least {FIG1_LEAST_SHOWN}); the robust model predicts the given label on none",
+            f"atypical points are; at least {FIG1_LEAST_SHOWN}); the robust model predicts the given label "
+            "on none",
             _fig1,
             per_seed=False,
         ),

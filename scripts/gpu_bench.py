@@ -213,7 +213,7 @@ def workloads(args: argparse.Namespace) -> list[Workload]:
         n_train, w.n_test = (SMOKE if args.smoke else FULL)[w.data]
         w.n_train = max(1, round(n_train * args.fraction))
         if args.smoke and w.name != "mnist_cnn_natural":
-            w.n_train, w.n_test = min(w.n_train, 64), min(w.n_test, 32)  # runs, no accuracy claim
+            w.n_train, w.n_test = min(w.n_train, 32), min(w.n_test, 16)  # one batch: runs, no accuracy claim
         if args.smoke and w.name == "mnist_cnn_natural":
             w.epochs = 8  # long enough that every way converges on every seed tried (0-5)
     return chosen

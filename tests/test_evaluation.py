@@ -110,7 +110,7 @@ def test_autoattack_is_at_least_as_strong_as_pgd(toy_model):
 def test_attack_autoattack_through_the_cli(tmp_path, main_in_process):
     pytest.importorskip("pyautoattack")
     code, _, stderr = main_in_process(
-        "attack=autoattack", "data.clip=true", "eps=0.05", "attack.eval_eps=[0.02,0.05]", "data.n_train=300",
+        "attack=autoattack", "data.clip=true", "eps=0.1", "attack.eval_eps=[0.05,0.1]", "data.n_train=300",
         "data.n_test=30",
         "trainer.max_epochs=2", "trainer.min_epochs=null", "logger=none", *QUIET, "hydra.run.dir=r",
     )  # fmt: skip
@@ -120,7 +120,7 @@ def test_attack_autoattack_through_the_cli(tmp_path, main_in_process):
         "name": "autoattack", "norm": "linf", "version": "standard", "package": "pyautoattack",
         "attacks": ["apgd-ce", "fab", "square"],  # toy-MNIST has 2 classes: no targeted DLR
     }  # fmt: skip
-    assert set(results["adv_err_by_eps"]) == {"0.02", "0.05"} and results["adv_err"] >= results["natural_err"]
+    assert set(results["adv_err_by_eps"]) == {"0.05", "0.1"} and results["adv_err"] >= results["natural_err"]
     checks = [c["check"] for c in results["eval_checks"]]
     assert checks[:2] == ["eval_deterministic", "nonzero_input_gradients"]
 

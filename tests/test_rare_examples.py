@@ -1,5 +1,5 @@
-"""Figures 1 and 4: the claims on constructed results (a wrong result fails, a faithful one holds),
-and the figures from real runs at smoke scale (Figure 5's runs, which both entries read)."""
+"""Figures 1 and 4: the claims on constructed results (a wrong result fails, a faithful one holds).
+The figures from real runs at smoke scale: tests/test_reproduce.py (the one ``reproduce all`` run)."""
 
 from __future__ import annotations
 
@@ -41,27 +41,3 @@ def test_figure4_pairs_beat_chance_and_their_influence_comes_from_unfit_points(t
     assert _verdicts(tmp_path, reg.FIG4, figure4=common)["influence"] == FAILS
     few = {**FIG4, "n_pairs": 4, "same_class_count": 4}
     assert _verdicts(tmp_path, reg.FIG4, figure4=few)["same class"].startswith(TOO_FEW)
-
-
-def test_both_figures_from_runs_at_smoke_scale(tmp_path, mnist_root):
-    """Figure 5's runs (toy-MNIST at smoke scale) through the step after them: the grid, the CSV, the
-    pairs and their numbers."""
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "BENIGN_DATA_DIR": str(mnist_root), "WANDB_MODE": "disabled"}
-    argv = [sys.executable, "-m", "benign_lightning.reproduce", "fig1", "fig4", "--scale", "smoke",
-            "--out", "repro"]  # fmt: skip
-    proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "sweep 1/3 'mem': 1 jobs, 1 finished, 0 to run" in proc.stdout  # fig4 reads fig1's (fig5's) runs
-    job = next((tmp_path / "repro" / "fig5" / "smoke" / "runs" / "mem").glob("*/rare_examples.json")).parent
-    rows = (job / "figure1.csv").read_text().splitlines()
-    assert rows[0].startswith("dataset_index,given_label,robust_pred,natural_pred") and len(rows) > 1
-    summary = json.loads((job / "rare_examples.json").read_text())
-    shown = summary["figure1"]
-    assert shown["n_shown"] == len(rows) - 1 and shown["n_shown_robust_predicts_given"] == 0
-    assert 0 < shown["n_memorized"] <= 24
-    assert list((tmp_path / "repro" / "fig1" / "smoke").glob("*figure1.png"))
-    assert list((tmp_path / "repro" / "fig4" / "smoke").glob("*figure4.png"))

@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 import yaml
 from conftest import read_json
 
@@ -124,11 +126,19 @@ def test_a_rerun_runs_no_finished_job_again_and_reruns_a_deleted_one(tmp_path):
     )
 
 
-def test_all_at_smoke_scale_reports_every_figure(tmp_path, mnist_root):
+@pytest.fixture(scope="module")
+def smoke_all(tmp_path_factory, mnist_root) -> tuple[Path, subprocess.CompletedProcess]:
+    """One ``reproduce all --scale smoke`` for the tests that read it (the suite's costliest run)."""
+    tmp_path = tmp_path_factory.mktemp("smoke_all")
     proc = _reproduce(
         "all", "--scale", "smoke", "--out", "repro", cwd=tmp_path, data_dir=mnist_root, timeout=1200
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return tmp_path, proc
+
+
+def test_all_at_smoke_scale_reports_every_figure(smoke_all, mnist_root):
+    tmp_path, _ = smoke_all
     for entry in ENTRIES:
         folder = tmp_path / "repro" / entry.name / "smoke"
         for name in ("REPORT.md", "report.html", "claims.json", "summary.csv"):
@@ -158,3 +168,18 @@ def test_with_wandb_the_report_is_an_artifact(tmp_path):
     record = runs[0].read_bytes()
     assert b"reproduction-thm2-smoke" in record and b"REPORT.md" in record and b"claims.json" in record
     assert b"checkpoints" not in record  # the run folders are not in it
+
+
+def test_figures_1_and_4_from_figure_5s_runs_at_smoke_scale(smoke_all):
+    """Figure 5's runs (toy-MNIST at smoke scale) through the step after them: the grid, the CSV, the
+    pairs and their numbers; fig1 and fig4 run nothing of their own."""
+    tmp_path, proc = smoke_all
+    assert "[fig4 smoke] sweep 1/3 'mem': 1 jobs, 1 finished, 0 to run" in proc.stdout
+    job = next((tmp_path / "repro" / "fig5" / "smoke" / "runs" / "mem").glob("*/rare_examples.json")).parent
+    rows = (job / "figure1.csv").read_text().splitlines()
+    assert rows[0].startswith("dataset_index,given_label,robust_pred,natural_pred") and len(rows) > 1
+    shown = read_json(job / "rare_examples.json")["figure1"]
+    assert shown["n_shown"] == len(rows) - 1 and shown["n_shown_robust_predicts_given"] == 0
+    assert 0 < shown["n_memorized"] <= 24
+    assert list((tmp_path / "repro" / "fig1" / "smoke").glob("*figure1.png"))
+    assert list((tmp_path / "repro" / "fig4" / "smoke").glob("*figure4.png"))

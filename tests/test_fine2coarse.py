@@ -104,7 +104,8 @@ def test_both_arms_run_through_the_cli(tmp_path, experiment):
         sizes = ["data.train_subset=16", "data.test_subset=6", "data.num_workers=0"]
     proc = run_cli(
         f"+experiment={experiment}", "-m", "method=fine2coarse,coarse", *QUIET, *sizes,
-        "trainer.fast_dev_run=true", "data.batch_size=8", "attack.steps=1", "attack.eval_eps=[0.0]",
+        "trainer.fast_dev_run=true", "data.batch_size=8", "attack.steps=1", "attack.restarts=1",
+        "attack.eval_eps=[0.0]",
         "hydra.sweep.dir=sweep", cwd=tmp_path, env={"BENIGN_DATA_DIR": str(data)},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]

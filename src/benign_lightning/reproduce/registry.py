@@ -1094,7 +1094,7 @@ FIG3 = Entry(
             _repr_late_fit,
         ),
     ),
-    cost={"smoke": "≈ 15 s, CPU", "cpu": "3 jobs (3 seeds), about 2 min each on 2 CPU cores",
+    cost={"smoke": "≈ 15 s, CPU", "cpu": "3 jobs (3 seeds): 105 s measured in all",
           "paper": "the same"},  # fmt: skip
     run_figures=("*/figures/representations_pca.png",),
 )

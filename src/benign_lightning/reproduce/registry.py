@@ -1486,12 +1486,16 @@ def _fig4_influence(r: Results) -> tuple[str, bool]:
     return ours, share >= 0.5 and share >= 5 * base
 
 
-FIG1 = Entry(
+def _on_figure5s_runs(**fields) -> Entry:
+    """An entry that runs nothing of its own: Figure 5's runs, then the step that draws it."""
+    return Entry(sweeps=FIG5.sweeps, runs_of="fig5", cost=FIG5_RUNS_COST,
+                 needs="MNIST (BENIGN_DATA_DIR/MNIST/raw)", post=_rare_examples, **fields)  # fmt: skip
+
+
+FIG1 = _on_figure5s_runs(
     name="fig1",
     title="Figure 1: training images whose label robust training does not fit and natural training does",
     section="§1, §3.2, Figure 1",
-    sweeps=FIG5.sweeps,
-    runs_of="fig5",
     claims=(
         Claim(
             "neither fits",
@@ -1507,8 +1511,6 @@ FIG1 = Entry(
             per_seed=False,
         ),
     ),
-    cost=FIG5_RUNS_COST,
-    needs="MNIST (BENIGN_DATA_DIR/MNIST/raw)",
     notes=(
         "The runs are Figure 5's: clean MNIST (η = 0: only MNIST's own label noise), natural training and "
         "TRADES (ε = 0.3, λ = 1/6, the paper's MNIST TRADES model); at CPU scale 2000 images and 10 epochs. "
@@ -1517,14 +1519,11 @@ FIG1 = Entry(
         "are wrong is for the reader to judge, as in the paper.",
     ),
     run_figures=("*/figures/figure1.png",),
-    post=_rare_examples,
 )
-FIG4 = Entry(
+FIG4 = _on_figure5s_runs(
     name="fig4",
     title="Figure 4: a misclassified test image and the rare training image it takes after",
     section="§3.2, App. D.2, Figure 4",
-    sweeps=FIG5.sweeps,
-    runs_of="fig5",
     claims=(
         Claim(
             "same class",
@@ -1548,14 +1547,11 @@ FIG4 = Entry(
             per_seed=False,
         ),
     ),
-    cost=FIG5_RUNS_COST,
-    needs="MNIST (BENIGN_DATA_DIR/MNIST/raw)",
     notes=(
         "The runs are Figure 5's (clean MNIST, TRADES ε = 0.3: the paper's MNIST model of Figure 4), and the "
         "influence estimates are our own ensemble's (Zhang & Feldman's estimator, 12 models at CPU scale).",
     ),
     run_figures=("*/figures/figure4.png",),
-    post=_rare_examples,
 )
 
 

@@ -931,7 +931,8 @@ FIG9A = Entry(
         ),
         Claim(
             "Theorem 3 (ii), exactly",
-            "Lemma 2: “there exists g ∈ H such that R(g; P) = 0, R_Adv,γ(g; P) = 0” for γ ∈ [γ0, γ0 + 1/8]",
+            "App. A, Lemma 2: “there exists g ∈ H such that R(g; P) = 0, R_Adv,γ(g; P) = 0” "
+            "for γ ∈ [γ0, γ0 + 1/8]",
             "the staircase g_1 (the parity of [x1] + [x2]) has exact ℓ2 adversarial error 0 at every γ ≤ "
             "γ0 + 1/8 = 0.145 of the grid",
             _thm3_staircase,

@@ -101,7 +101,7 @@ def test_the_lattice_entry_judges_theorem_3_on_its_runs_lattice(tmp_path):
     assert found["Theorem 3 (ii), exactly"].verdict == HOLDS and "γ=0.2: 0.1268" in found[
         "Theorem 3 (ii), exactly"].ours  # fmt: skip
     small = {v.id: v for v in check_claims(registry.FIG9A, Results({"arms": sweep("r20", 0.2)}), None, "cpu")}
-    assert small["Theorem 3 (i), exactly"].verdict.startswith("not run: the discs' radius 0.2 is below")
+    assert small["Theorem 3 (i), exactly"].verdict.startswith("not run: Lemma 1 speaks of discs of radius ≥")
 
 
 def test_lemma1_needs_two_discs_of_each_label():

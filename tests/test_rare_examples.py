@@ -17,7 +17,8 @@ def _verdicts(tmp_path, entry, figure1=None, figure4=None):
     return {v.id: v.verdict for v in check_claims(entry, Results({"mem": tmp_path / "mem"}), None, "cpu")}
 
 
-FIG1 = {"n_train": 2000, "n_robust_unfit": 90, "n_shown": 24, "n_shown_natural_fits": 24,
+FIG1 = {"n_train": 2000, "n_robust_unfit": 90, "n_robust_unfit_natural_fit": 80, "n_shown": 24,
+        "n_shown_natural_fits": 24,
         "n_memorized": 24, "memorized_least_mem": 0.8, "n_memorized_robust_predicts_given": 0}  # fmt: skip
 
 

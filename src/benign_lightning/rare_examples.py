@@ -101,7 +101,7 @@ def figure1(robust: Path, natural: Path, out_dir: Path, mem: dict[int, float] | 
     model's most confident training errors), with both models' predictions: ``figure1.png``,
     ``figure1.csv`` and the numbers the claim reads."""
     a = _aligned(robust, natural)
-    unfit = np.flatnonzero(~a["robust_fit"])
+    unfit = np.flatnonzero(~a["robust_fit"] & a["natural_fit"])  # the figure's points: natural fits them
     order = unfit[np.argsort(a["robust_margin"][unfit], kind="stable")][:shown]
     images, _ = _images(robust)
     table = io.StringIO()
@@ -129,7 +129,7 @@ def figure1(robust: Path, natural: Path, out_dir: Path, mem: dict[int, float] | 
         "memorized_least_mem": float(min((mem[int(a["dataset_index"][i])] for i in memorized),
                                          default=np.nan)),
         "n_train": int(len(a["labels"])),
-        "n_robust_unfit": int(len(unfit)),
+        "n_robust_unfit": int((~a["robust_fit"]).sum()),
         "n_robust_unfit_natural_fit": int((~a["robust_fit"] & a["natural_fit"]).sum()),
         "n_shown": int(len(order)),
         "n_shown_natural_fits": int(a["natural_fit"][order].sum()),

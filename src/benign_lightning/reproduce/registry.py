@@ -1452,8 +1452,8 @@ def _fig1(r: Results) -> tuple[str, bool]:
         f"of the {n} training points natural training fits with the highest memorization score (≥ "
         f"{s['memorized_least_mem']:.2f}), the robust model predicts the given label on "
         f"{s['n_memorized_robust_predicts_given']}; the grid: the {s['n_shown']} of lowest robust margin (of "
-        f"{s['n_robust_unfit']} the robust run leaves unfit among {s['n_train']}), natural training fits "
-        f"{s['n_shown_natural_fits']}"
+        f"{s['n_robust_unfit_natural_fit']} the robust run leaves unfit and natural training fits, of "
+        f"{s['n_robust_unfit']} it leaves unfit among {s['n_train']})"
     )
     return ours, s["n_memorized_robust_predicts_given"] == 0
 

@@ -238,7 +238,7 @@ def compose_config(w: Workload, way: str, epochs: int, device: torch.device, smo
         overrides += ["speed.compile=false", "data.batch_size=32", "data.eval_batch_size=64"]
         if device.type == "cpu" and way == "fast":
             # bf16 on a CPU without native bf16 kernels is emulated: the accuracy workload took 60 s an
-            # epoch against ~3 s in fp32 (about 9 min of the test suite). The smoke run checks the fast
+            # epoch against ~4 s in fp32 (about 9 min of the test suite). The smoke run checks the fast
             # way's plumbing (channels_last, the fused-step choice); its bf16 is checked on a GPU.
             overrides += ["trainer.precision=32-true"]
     with initialize_config_module(config_module="benign_lightning.conf", version_base="1.3"):

@@ -95,22 +95,22 @@ def _grid(cells: list[tuple[np.ndarray, str]], path: Path, columns: int = 8) -> 
     return path
 
 
-def figure1(robust: Path, natural: Path, out_dir: Path, mem: dict[int, float] | None = None,
-            shown: int = FIGURE1_SHOWN) -> dict[str, Any]:  # fmt: skip
+def figure1(a: dict[str, np.ndarray], images: dict[int, np.ndarray], out_dir: Path,
+            mem: dict[int, float], shown: int = FIGURE1_SHOWN) -> dict[str, Any]:  # fmt: skip
     """The ``shown`` training points of lowest robust margin on their given label (the robust
-    model's most confident training errors), with both models' predictions: ``figure1.png``,
-    ``figure1.csv`` and the numbers the claim reads."""
-    a = _aligned(robust, natural)
-    unfit = np.flatnonzero(~a["robust_fit"] & a["natural_fit"])  # the figure's points: natural fits them
+    model's most confident training errors) among those natural training fits, with both models'
+    predictions: ``figure1.png``, ``figure1.csv`` and the numbers the claim reads. ``a``:
+    ``_aligned``'s rows; ``images``: the training images by dataset index."""
+    left_to_natural = ~a["robust_fit"] & a["natural_fit"]
+    unfit = np.flatnonzero(left_to_natural)
     order = unfit[np.argsort(a["robust_margin"][unfit], kind="stable")][:shown]
-    images, _ = _images(robust)
     table = io.StringIO()
     writer = csv.writer(table)
     writer.writerow(["dataset_index", "given_label", "robust_pred", "natural_pred", "robust_margin", "mem"])
     cells = []
     for i in order:
         d = int(a["dataset_index"][i])
-        m = (mem or {}).get(d)
+        m = mem.get(d)
         writer.writerow([d, int(a["labels"][i]), int(a["robust_pred"][i]), int(a["natural_pred"][i]),
                          f"{a['robust_margin'][i]:.4f}", "" if m is None else f"{m:.3f}"])  # fmt: skip
         title = f"#{d} label {a['labels'][i]}\nrobust {a['robust_pred'][i]}, natural {a['natural_pred'][i]}"
@@ -120,7 +120,7 @@ def figure1(robust: Path, natural: Path, out_dir: Path, mem: dict[int, float] | 
     # The claim's points are chosen without the robust model (else "robust fits none of them" holds by
     # construction): the natural-fit points of highest memorization score, the ones natural training
     # fits only when it has seen them (Zhang & Feldman), as mislabelled and atypical points are.
-    scored = [i for i in np.flatnonzero(a["natural_fit"]) if int(a["dataset_index"][i]) in (mem or {})]
+    scored = [i for i in np.flatnonzero(a["natural_fit"]) if int(a["dataset_index"][i]) in mem]
     memorized = sorted(scored, key=lambda i: -mem[int(a["dataset_index"][i])])[:shown]
     memorized = np.array(memorized, dtype=int)
     return {
@@ -130,7 +130,7 @@ def figure1(robust: Path, natural: Path, out_dir: Path, mem: dict[int, float] | 
                                          default=np.nan)),
         "n_train": int(len(a["labels"])),
         "n_robust_unfit": int((~a["robust_fit"]).sum()),
-        "n_robust_unfit_natural_fit": int((~a["robust_fit"] & a["natural_fit"]).sum()),
+        "n_robust_unfit_natural_fit": int(len(unfit)),
         "n_shown": int(len(order)),
         "n_shown_natural_fits": int(a["natural_fit"][order].sum()),
         "n_shown_robust_predicts_given": int((a["robust_pred"][order] == a["labels"][order]).sum()),
@@ -139,17 +139,12 @@ def figure1(robust: Path, natural: Path, out_dir: Path, mem: dict[int, float] | 
     }
 
 
-def figure4(job_dir: Path, robust: Path, natural: Path, out_dir: Path,
-            pairs: int = FIGURE4_PAIRS) -> dict[str, Any]:  # fmt: skip
+def figure4(scores: Any, a: dict[str, np.ndarray], images: tuple[dict[int, np.ndarray], np.ndarray],
+            out_dir: Path, pairs: int = FIGURE4_PAIRS) -> dict[str, Any]:  # fmt: skip
     """Pairs (training point, test point), both misclassified by the robust model and classified
     correctly by the natural one, the training point the most influential such one among the test
-    point's top 10; ``figure4.png`` and the numbers the claims read."""
-    scores = np.load(job_dir / "memorization_scores.npz")
-    a = _aligned(robust, natural)
-    if len(scores["top_train"]) != len(a["test_labels"]):
-        raise ValueError(f"{job_dir}'s influence estimates cover {len(scores['top_train'])} test points, "
-                         f"{robust}'s test set {len(a['test_labels'])}: use runs with the same "
-                         "data.test_subset")
+    point's top 10; ``figure4.png`` and the numbers the claims read. ``scores``: the ensemble's
+    ``memorization_scores.npz``; ``images``: ``_images`` of the robust run."""
     position = _positions(a["dataset_index"])
     rows = np.array([position[int(d)] for d in scores["dataset_index"]])  # scores' rows → ours
     unfit = ~a["robust_fit"][rows] & a["natural_fit"][rows]  # per scores row
@@ -172,7 +167,7 @@ def figure4(job_dir: Path, robust: Path, natural: Path, out_dir: Path,
     chance = [float((unfit_labels == test_labels[j]).mean()) if len(unfit_labels) else 0.0
               for j, _, _ in found]  # fmt: skip
     same = [bool(labels[i] == test_labels[j]) for j, i, _ in found]
-    _draw_pairs(found[:pairs], scores, robust, out_dir / "figures" / "figure4.png")
+    _draw_pairs(found[:pairs], scores, images, out_dir / "figures" / "figure4.png")
     return {
         "n_test_wrong": int(test_wrong.sum()),
         "n_pairs": len(found),
@@ -187,8 +182,8 @@ def figure4(job_dir: Path, robust: Path, natural: Path, out_dir: Path,
     }
 
 
-def _draw_pairs(found: list[tuple[int, int, float]], scores, robust: Path, path: Path) -> None:
-    train_images, test_images = _images(robust)
+def _draw_pairs(found: list[tuple[int, int, float]], scores, images, path: Path) -> None:
+    train_images, test_images = images
     cells = []
     for j, i, value in found:
         d = int(scores["dataset_index"][i])
@@ -200,11 +195,18 @@ def _draw_pairs(found: list[tuple[int, int, float]], scores, robust: Path, path:
 def write(job_dir: Path, robust: Path, natural: Path) -> dict[str, Any]:
     """Figures 1 and 4 into ``job_dir`` (``figures/figure1.png``, ``figure1.csv``,
     ``figures/figure4.png``) and their numbers in ``rare_examples.json``."""
+    # Each file is read once: the runs' rows, their images (a datamodule's setup) and the estimates.
     scores = np.load(job_dir / "memorization_scores.npz")
+    a = _aligned(robust, natural)
+    if len(scores["top_train"]) != len(a["test_labels"]):
+        raise ValueError(f"{job_dir}'s influence estimates cover {len(scores['top_train'])} test points, "
+                         f"{robust}'s test set {len(a['test_labels'])}: use runs with the same "
+                         "data.test_subset")
+    images = _images(robust)
     pairs = zip(scores["dataset_index"], scores["mem"], strict=True)
     mem = {int(d): float(m) for d, m in pairs if np.isfinite(m)}
-    summary = {"figure1": figure1(robust, natural, job_dir, mem),
-               "figure4": figure4(job_dir, robust, natural, job_dir)}  # fmt: skip
+    summary = {"figure1": figure1(a, images[0], job_dir, mem),
+               "figure4": figure4(scores, a, images, job_dir)}  # fmt: skip
     atomic_write_json(job_dir / "rare_examples.json", summary)
     return summary
 

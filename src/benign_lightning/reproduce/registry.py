@@ -1114,6 +1114,12 @@ def _wang_runs(r: Results) -> dict[int, list]:
     return {d: sorted(vs, key=lambda v: float(v.get("alpha_frac"))) for d, vs in sorted(runs.items())}
 
 
+def _wang_setting(by_d: dict[int, list]) -> tuple[float, int, float]:
+    """(β, n, ‖μ‖) of the sweep: the same in every run (only d and α are swept)."""
+    first = next(iter(by_d.values()))[0]
+    return float(first.get("eta")), int(first.get("data.n_train")), float(first.get("data.mu_norm"))
+
+
 def wang_optimum(alpha_frac: float, beta: float, mu_norm: float) -> float:
     """The least robust error any classifier reaches on the noisy labels at budget α = alpha_frac·‖μ‖:
     the linear rule along μ, whose margin ‖μ‖ + ξ₁ (ξ₁ ~ N(0, 1)) an α-attack lowers by α, errs on a
@@ -1139,7 +1145,7 @@ def _wang_edge(runs: list, beta: float, mu_norm: float) -> float:
 
 def _wang_loss(r: Results) -> tuple[str, bool]:
     by_d = _wang_runs(r)
-    n = int(next(iter(by_d.values()))[0].get("data.n_train"))
+    _, n, _ = _wang_setting(by_d)
     # The theorem speaks of d ≫ n²: smaller d are in the sweep to show the edge grow, not judged here.
     moderate = [v for d, vs in by_d.items() if d >= n * n for v in vs if float(v.get("alpha_frac")) < 1]
     if not moderate:
@@ -1152,8 +1158,7 @@ def _wang_loss(r: Results) -> tuple[str, bool]:
 
 def _wang_edge_grows(r: Results) -> tuple[str, bool]:
     by_d = _wang_runs(r)
-    beta = float(next(iter(by_d.values()))[0].get("eta"))
-    n, mu = (int(next(iter(by_d.values()))[0].get(k)) for k in ("data.n_train", "data.mu_norm"))
+    beta, n, mu = _wang_setting(by_d)
     edges = {d: _wang_edge(vs, beta, mu) for d, vs in by_d.items()}
     ours = "; ".join(f"d={d} (d/(n‖μ‖²) = {d / (n * mu * mu):.3g}): edge {e:g}‖μ‖" for d, e in edges.items())
     values = list(edges.values())
@@ -1190,8 +1195,7 @@ def _wang_post(folders: dict[str, Path]) -> None:
     by_d = _wang_runs(runs)
     if not by_d:
         return
-    first = next(iter(by_d.values()))[0]
-    beta, n, mu = float(first.get("eta")), int(first.get("data.n_train")), float(first.get("data.mu_norm"))
+    beta, n, mu = _wang_setting(by_d)
     curves = {d: [(float(v.get("alpha_frac")), float(v.get("adv_err"))) for v in vs]
               for d, vs in by_d.items()}  # fmt: skip
     edges = {d / (n * mu * mu): _wang_edge(vs, beta, mu) for d, vs in by_d.items()}

@@ -113,3 +113,11 @@ def test_lemma1_needs_two_discs_of_each_label():
     best = best_linear_separator(one, 0.1)
     assert best["adv_err"] == 0.0 and not lemma1_applies(one, 0.1)
     assert lemma1_applies(Lattice(2, RHO), 0.1)
+
+
+def test_lemma2_speaks_only_of_narrow_discs_and_small_budgets():
+    from benign_lightning.exact.lattice import lemma2_applies
+
+    assert lemma2_applies(Lattice(5, RHO), 0.1) and lemma2_applies(Lattice(5, RHO), GAMMA0 + 1 / 8)
+    assert not lemma2_applies(Lattice(5, RHO), 0.2)  # beyond γ0 + 1/8
+    assert not lemma2_applies(Lattice(5, 0.4), 0.1)  # 0.4 + 0.145 ≥ 1/2: balls leave their cell

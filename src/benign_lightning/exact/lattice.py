@@ -137,6 +137,12 @@ def lemma1_applies(lattice: Lattice, gamma: float) -> bool:
     return lattice.radius >= RHO and gamma > GAMMA0 and lattice.k >= 2
 
 
+def lemma2_applies(lattice: Lattice, gamma: float) -> bool:
+    """Lemma 2's conditions: γ ≤ γ₀ + 1/8 and discs narrow enough that every γ-ball stays inside its
+    cell (radius + γ₀ + 1/8 < 1/2, as for Lemma 1's ρ); for wider discs it says nothing."""
+    return gamma <= GAMMA0 + 1 / 8 and lattice.radius + GAMMA0 + 1 / 8 < 0.5
+
+
 def theorem3_table(lattice: Lattice, gammas: list[float]) -> list[dict]:
     """Per γ: the best linear separator's exact error, Lemma 1's bound where it applies, and g_1's."""
     rows = []

@@ -886,18 +886,15 @@ def _thm3_linear(r: Results) -> tuple[str, bool]:
 
 
 def _thm3_staircase(r: Results) -> tuple[str, bool]:
-    from benign_lightning.exact.lattice import GAMMA0, staircase_adversarial_error
+    from benign_lightning.exact.lattice import GAMMA0, lemma2_applies, staircase_adversarial_error
 
     lattice, grid = _lattice_of(r)
     errors = {g: staircase_adversarial_error(lattice, g) for g in grid}
     ours = "; ".join(f"γ={g:g}: {e:.4f}" for g, e in errors.items())
-    # Lemma 2 speaks of γ ≤ γ₀ + 1/8 and discs of Lemma 1's radius ρ, for which every γ-ball stays
-    # inside its cell (ρ + γ₀ + 1/8 < 1/2); for wider discs it says nothing.
-    if lattice.radius + GAMMA0 + 1 / 8 >= 0.5:
-        raise NoRuns(f"Lemma 2 needs radius + γ₀ + 1/8 < 1/2; this lattice's radius is {lattice.radius:g}")
-    robust = [g for g in grid if g <= GAMMA0 + 1 / 8]
+    robust = [g for g in grid if lemma2_applies(lattice, g)]
     if not robust:
-        raise NoRuns(f"no γ ≤ γ₀ + 1/8 = {GAMMA0 + 1 / 8:g} in the grid {grid}")
+        raise NoRuns(f"Lemma 2 speaks of γ ≤ γ₀ + 1/8 = {GAMMA0 + 1 / 8:g} and radius + γ₀ + 1/8 < 1/2: "
+                     f"this lattice (radius {lattice.radius:g}) with the grid {grid} has none")
     return f"the staircase g_1's exact error: {ours}", all(errors[g] == 0 for g in robust)
 
 

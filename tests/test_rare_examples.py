@@ -10,11 +10,15 @@ from benign_lightning.reproduce.report import FAILS, HOLDS, TOO_FEW, check_claim
 from benign_lightning.reproduce.results import Results
 
 
-def _verdicts(tmp_path, entry, figure1=None, figure4=None):
+def _verdicts(tmp_path, entry, figure1=None, figure4=None, scale="paper"):
+    return {v.id: v.verdict for v in _judged(tmp_path, entry, figure1, figure4, scale)}
+
+
+def _judged(tmp_path, entry, figure1, figure4, scale):
     job = tmp_path / "mem" / "0_job"
     job.mkdir(parents=True, exist_ok=True)
     (job / "rare_examples.json").write_text(json.dumps({"figure1": figure1, "figure4": figure4}))
-    return {v.id: v.verdict for v in check_claims(entry, Results({"mem": tmp_path / "mem"}), None, "cpu")}
+    return check_claims(entry, Results({"mem": tmp_path / "mem"}), None, scale)
 
 
 FIG1 = {"n_train": 2000, "n_robust_unfit": 90, "n_robust_unfit_natural_fit": 80, "n_shown": 24,
@@ -42,3 +46,11 @@ def test_figure4_pairs_beat_chance_and_their_influence_comes_from_unfit_points(t
     assert _verdicts(tmp_path, reg.FIG4, figure4=common)["influence"] == FAILS
     few = {**FIG4, "n_pairs": 4, "same_class_count": 4}
     assert _verdicts(tmp_path, reg.FIG4, figure4=few)["same class"].startswith(TOO_FEW)
+
+
+def test_below_the_paper_scale_the_numbers_are_shown_but_not_judged(tmp_path):
+    """12 members (the CPU scale) are too few to rank the points these claims speak of."""
+    (fig1,) = _judged(tmp_path, reg.FIG1, FIG1, None, "cpu")
+    assert fig1.verdict.startswith("not judged at the cpu scale") and "memorization score" in fig1.ours
+    assert all(v.verdict.startswith("not judged") for v in _judged(tmp_path, reg.FIG4, None, FIG4, "cpu"))
+

@@ -46,8 +46,10 @@ def check_claims(
             out.append(Verdict(claim.id, claim.source, claim.paper, "", f"{NOT_RUN}: {not_run}"))
             continue
         if scale is not None and claim.scales is not None and scale not in claim.scales:
+            # Not judged, but the numbers are still shown: a reader sees what the scale measured.
+            ours = _judge(claim, results)[0]
             verdict = f"{NOT_JUDGED} at the {scale} scale: {claim.regime}"
-            out.append(Verdict(claim.id, claim.source, claim.paper, "", verdict))
+            out.append(Verdict(claim.id, claim.source, claim.paper, ours, verdict))
             continue
         seeds = results.seeds()
         if claim.per_seed and len(seeds) > 1:

@@ -1,4 +1,4 @@
-"""Framework overhead: the same toy-MNIST job through ``benign_lightning.run.run`` and as a plain loop.
+"""Framework overhead: the same toy-MNIST job through ``benign_lightning.run.job.run`` and as a plain loop.
 
 Both sides generate the same data (same seeds, same label flips), train the same MLP with the same
 SGD settings and batch size for a fixed number of epochs, and then run the full 400-step l-inf PGD
@@ -39,7 +39,7 @@ from torch import nn
 from benign_lightning.data.noise import corrupt_labels
 from benign_lightning.data.toy_mnist import sample_toy_mnist
 from benign_lightning.models import build_model
-from benign_lightning.run import run, set_float32_precision
+from benign_lightning.run.job import run, set_float32_precision
 
 TARGET_RATIO = 1.15
 _QUIET_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")

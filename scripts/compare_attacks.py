@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
+from benign_lightning.analysis.compare import training_datamodule
 from benign_lightning.attacks.spec import AttackSpec
-from benign_lightning.compare import training_datamodule
-from benign_lightning.evaluate import adversarial_grid, error_rate, predict
+from benign_lightning.evaluation.evaluate import adversarial_grid, error_rate, predict
 from benign_lightning.results import load_model
 
 # name -> (what it is, the spec); the PGD ones are the configs' presets and defaults.

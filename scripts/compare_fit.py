@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benign_lightning.compare import fit_difference, save_image_grid, training_datamodule
-from benign_lightning.errors import ConfigError
+from benign_lightning.analysis.compare import fit_difference, save_image_grid, training_datamodule
+from benign_lightning.plumbing.errors import ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:

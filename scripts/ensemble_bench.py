@@ -2,7 +2,7 @@
 
 The workload is the toy-MNIST job (the default run: §3.1's recipe, trained until zero training
 error, then PGD-100 with 5 restarts at eps = 64/255) or whatever ``--override`` makes of it. Both
-sides run in this process through ``benign_lightning.run.run`` (no interpreter start-up on either
+sides run in this process through ``benign_lightning.run.job.run`` (no interpreter start-up on either
 side); ``--processes`` also times them as a sweep runs them, one ``python -m benign_lightning``
 process per single run against one process for the ensemble. Every member's numbers are compared
 with its single run's.
@@ -30,7 +30,7 @@ from typing import Any
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
-from benign_lightning.run import run, set_float32_precision
+from benign_lightning.run.job import run, set_float32_precision
 
 _QUIET = ["progress=none", "logger=none", "trainer.enable_progress_bar=false"]
 _COMPARED = ("natural_err", "adv_err", "train_err", "epochs")

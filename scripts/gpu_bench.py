@@ -58,13 +58,13 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from benign_lightning.attacks.spec import AttackSpec
-from benign_lightning.builders import build_method, model_spec
 from benign_lightning.config import validate
-from benign_lightning.evaluate import adversarially_correct, predict
-from benign_lightning.io import atomic_write_json
+from benign_lightning.evaluation.evaluate import adversarially_correct, predict
 from benign_lightning.models import build_model
+from benign_lightning.plumbing.io import atomic_write_json
 from benign_lightning.results import environment
-from benign_lightning.run import set_float32_precision
+from benign_lightning.run.builders import build_method, model_spec
+from benign_lightning.run.job import set_float32_precision
 
 WAYS = ("fast", "fp32", "plain", "bare")
 WORKLOADS = ("resnet18_natural", "resnet18_at", "resnet18_pgd20", "mnist_cnn_at", "mnist_cnn_natural")
@@ -514,7 +514,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     # The entry point's quiet console, and Lightning's hints that do not apply to a benchmark.
-    importlib.import_module("benign_lightning.quiet")
+    importlib.import_module("benign_lightning.plumbing.quiet")
     warnings.filterwarnings("ignore", message=r".*(srun|num_workers|GPU available).*")
     device = torch.device(args.device)
     if device.type == "cuda":

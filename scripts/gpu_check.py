@@ -107,7 +107,7 @@ def compare_tf32(model: Any, test: Any, eps_grid: tuple[float, ...], steps: int)
     import torch
 
     from benign_lightning.attacks.spec import AttackSpec
-    from benign_lightning.evaluate import adversarially_correct, exact_fp32, predict
+    from benign_lightning.evaluation.evaluate import adversarially_correct, exact_fp32, predict
 
     attack = AttackSpec(name="pgd", norm="linf", steps=steps, random_start=True)
     modes = {"tf32": tf32_on, "exact": exact_fp32}
@@ -179,7 +179,7 @@ def cmd_tf32(args: argparse.Namespace) -> int:
     if device.type != "cuda" and not args.dry_run:
         print("warning: no CUDA device; TF32 does not apply on the CPU, both modes are the same")
     if args.json is not None and not args.dry_run:
-        from benign_lightning.io import atomic_write_json
+        from benign_lightning.plumbing.io import atomic_write_json
 
         atomic_write_json(args.json, result)
     print(json.dumps(result, indent=1))
@@ -241,7 +241,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     """check_command_line on each step's overrides: `--cfg job` only composes, this also validates
     the values (a bad key, a bad option, a refused combination) as the CLI does before a run."""
     from benign_lightning.config import check_command_line
-    from benign_lightning.errors import ConfigError
+    from benign_lightning.plumbing.errors import ConfigError
 
     commands, bad = read_overrides(Path(args.overrides)), []
     for step, overrides in commands.items():

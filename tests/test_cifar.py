@@ -11,7 +11,7 @@ from conftest import QUIET, make_cifar, read_json, run_cli
 from benign_lightning.data import CIFAR10DataModule, CIFAR100DataModule
 from benign_lightning.data.augment import crop_flip_transform, random_crop_flip
 from benign_lightning.data.cifar import CIFAR100_COARSE_OF_FINE, CIFAR100_FINE_NAMES
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 # The superclass of each fine label, as commonly published (e.g. in the dataset's own meta order).
 KNOWN_COARSE_OF_FINE = [

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from conftest import QUIET, make_idx_mnist, read_json, run_cli
 
-from benign_lightning import run_lock
 from benign_lightning.data import MNISTDataModule
 from benign_lightning.data.mnist import MNIST_FILES
-from benign_lightning.errors import ConfigError
-from benign_lightning.run_lock import HELD_NAME, LOCK_NAME, RunFolderLock, launch_rank
+from benign_lightning.plumbing.errors import ConfigError
+from benign_lightning.run import lock as run_lock
+from benign_lightning.run.lock import HELD_NAME, LOCK_NAME, RunFolderLock, launch_rank
 
 TOY = [*QUIET, "data.n_train=300", "data.n_test=50", "attack.steps=2", "trainer.min_epochs=null",
        "logger=none", "trainer.max_epochs=1"]  # fmt: skip
@@ -63,7 +63,7 @@ def test_the_lock_file_refuses_a_live_holder_and_takes_over_a_dead_one(tmp_path,
         [sys.executable, "-c",
          "import sys, time, errno, fcntl\n"
          "fcntl.flock = lambda fd, op: (_ for _ in ()).throw(OSError(errno.ENOLCK, 'no locks'))\n"
-         "from benign_lightning.run_lock import RunFolderLock\n"
+         "from benign_lightning.run.lock import RunFolderLock\n"
          f"with RunFolderLock({str(folder)!r}):\n"
          "    print('held', flush=True); time.sleep(600)\n"],
         stdout=subprocess.PIPE, text=True,
@@ -249,7 +249,7 @@ def test_torchrun_inside_a_slurm_job_is_accepted(tmp_path, main_in_process, monk
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
-    from benign_lightning.slurm import check_slurm_step
+    from benign_lightning.run.slurm import check_slurm_step
 
     env = {"SLURM_JOB_ID": "80", "SLURM_JOB_NAME": "train", "SLURM_PROCID": "0", "SLURM_NTASKS": "1",
            "SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "1"}  # fmt: skip
@@ -417,7 +417,7 @@ def _decide_on_two_ranks(rank: int, init_file: str, out_dir: str, fails: bool) -
 
     import torch.distributed as dist
 
-    from benign_lightning.agree import rank_zero_decides
+    from benign_lightning.run.agree import rank_zero_decides
 
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
 

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 
 import benign_lightning
 from benign_lightning.config import check_schema, recipe_summary, resolved, validate
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 CONF = resources.files(benign_lightning) / "conf"
 TINY = ["data.n_train=200", "data.n_test=50", "attack.steps=2", "trainer.max_epochs=3",
@@ -187,7 +187,7 @@ def _optimizer_record(run_dir: Path) -> tuple[list[dict], dict]:
 
 
 def test_python_and_the_cli_train_with_the_same_hyperparameters(tmp_path, main_in_process):
-    from benign_lightning.run import run
+    from benign_lightning.run.job import run
 
     overrides = [*TINY, "logger=none", "trainer.max_epochs=1"]
     code, _, stderr = main_in_process(*overrides, *QUIET, "hydra.run.dir=cli")

@@ -12,7 +12,7 @@ from conftest import make_idx_mnist
 from benign_lightning.data import MNISTDataModule, ToyMNISTDataModule
 from benign_lightning.data.tensor_loader import EpochPermutation, TensorLoader
 from benign_lightning.data.toy_mnist import load_toy_digits
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 
 def test_mnist_reads_gzipped_idx_files(tmp_path):

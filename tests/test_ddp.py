@@ -12,7 +12,7 @@ from conftest import QUIET, read_json, run_cli
 
 import benign_lightning
 from benign_lightning.data import ToyMNISTDataModule
-from benign_lightning.evaluate import predict
+from benign_lightning.evaluation.evaluate import predict
 
 N_TEST = 301  # odd, so the two ranks' shards differ in size
 

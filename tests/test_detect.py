@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from conftest import QUIET
 
+from benign_lightning.analysis.detectors import gmm_flags
 from benign_lightning.data.base import cv_fold_ids
 from benign_lightning.data.toy_mnist import ToyMNISTDataModule
 from benign_lightning.detect import detect, detection_metrics, main
-from benign_lightning.detectors import gmm_flags
 
 # Ten training rows, three classes (each given to some row); rows 1, 5 and 6 are mislabelled.
 CLEAN = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])

@@ -13,8 +13,8 @@ from benign_lightning.attacks.spec import AttackSpec
 from benign_lightning.config import _check_deterministic, resolved
 from benign_lightning.data import ToyMNISTDataModule
 from benign_lightning.data.base import Split
-from benign_lightning.errors import ConfigError
-from benign_lightning.evaluate import evaluate, predict_logits
+from benign_lightning.evaluation.evaluate import evaluate, predict_logits
+from benign_lightning.plumbing.errors import ConfigError
 
 
 def _flags() -> tuple:
@@ -137,7 +137,7 @@ def test_a_rank_with_no_rows_gathers_the_others_logits(tmp_path):
 def test_evaluation_gathers_on_the_models_device(monkeypatch):
     """The DataLoader path keeps its splits on the host; NCCL takes CUDA tensors only, so every
     gather of evaluation runs on the model's device."""
-    import benign_lightning.evaluate as evaluation
+    import benign_lightning.evaluation.evaluate as evaluation
 
     devices = []
     gather = evaluation.gather_rows
@@ -163,7 +163,7 @@ def test_nccl_collectives_run_on_the_ranks_cuda_device(monkeypatch):
     where they are."""
     import torch.distributed as dist
 
-    from benign_lightning.distributed import collective_device
+    from benign_lightning.plumbing.distributed import collective_device
 
     monkeypatch.setattr(dist, "is_initialized", lambda: True)
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 3)
@@ -178,7 +178,7 @@ def test_the_model_goes_back_to_the_training_device_after_fit(tmp_path, monkeypa
     the strategy's root device before evaluating (on a GPU: before NCCL's gathers)."""
     from types import SimpleNamespace
 
-    import benign_lightning.run as run_module
+    import benign_lightning.run.job as run_module
 
     model = nn.Linear(3, 2)
     trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("meta")))

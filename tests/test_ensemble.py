@@ -17,11 +17,11 @@ from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
 from benign_lightning.config import validate
-from benign_lightning.errors import ConfigError
 from benign_lightning.models import build_model
 from benign_lightning.models.ensemble import StackedModels
+from benign_lightning.plumbing.errors import ConfigError
 from benign_lightning.results import load_model
-from benign_lightning.run import run
+from benign_lightning.run.job import run
 
 # toy-MNIST, small: the §3.1 stop at zero training error (after 2 epochs), so members stop at
 # different epochs; an evaluation attack with random starts and restarts, so per-member seeds count.
@@ -207,7 +207,7 @@ def test_memorization_estimate_scores_mislabelled_points_near_one_and_typical_po
     other point near it has its label), so a member fits it only when it trained on it (mem near 1);
     a clean point is one of hundreds of noisy copies of its class's digit (mem near 0). Figure 5
     draws against a run on the same data and noise."""
-    from benign_lightning import influence
+    from benign_lightning.analysis import influence
 
     cfg = composed("+experiment=memorization_toy", *QUIET, "ensemble.size=8", "data.n_train=400",
                    "data.n_test=200", "+model.kwargs.width=64", "logger=none")  # fmt: skip
@@ -255,7 +255,7 @@ def test_ensemble_bench_script_times_both_sides_and_compares_their_numbers(tmp_p
 
 def test_a_single_run_with_held_out_rows_predicts_them_too(tmp_path):
     """``data.holdout`` rows get ``heldout_pred``, so any run folder can join a memorization estimate."""
-    from benign_lightning import influence
+    from benign_lightning.analysis import influence
 
     run(composed(*QUIET, "data.n_train=200", "data.n_test=40", "+model.kwargs.width=32", "data.holdout=0.25",
                  "trainer.max_epochs=1", "trainer.min_epochs=null", "attack=linf", "attack.steps=2",

@@ -19,13 +19,13 @@ from torch import nn
 from benign_lightning.aggregate import _mean_ci
 from benign_lightning.attacks import pgd
 from benign_lightning.attacks.spec import AttackSpec
-from benign_lightning.builders import attack_spec
 from benign_lightning.config import validate
 from benign_lightning.data import ToyMNISTDataModule
 from benign_lightning.data.base import Split
-from benign_lightning.eval_checks import run_checks
-from benign_lightning.evaluate import adversarial_grid, adversarially_correct, error_rate, predict
+from benign_lightning.evaluation.checks import run_checks
+from benign_lightning.evaluation.evaluate import adversarial_grid, adversarially_correct, error_rate, predict
 from benign_lightning.models import build_model
+from benign_lightning.run.builders import attack_spec
 
 
 @pytest.mark.parametrize("loss", ["ce", "margin"])

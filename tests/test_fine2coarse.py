@@ -11,8 +11,8 @@ from benign_lightning.attacks import pgd
 from benign_lightning.data import RestrictedImageNetDataModule
 from benign_lightning.data.cifar import CIFAR100_COARSE_OF_FINE
 from benign_lightning.data.imagenet import FINE2COARSE_TABLE, imagenet1k_classes, variant_classes
-from benign_lightning.errors import ConfigError
 from benign_lightning.models import SumToCoarse, build_model
+from benign_lightning.plumbing.errors import ConfigError
 
 
 def test_coarse_logits_are_sums_of_fine_logits_and_attackable():

@@ -14,7 +14,7 @@ from conftest import QUIET, make_cifar, read_json
 from benign_lightning.data import CIFAR10DataModule, CIFAR100DataModule, MNISTDataModule
 from benign_lightning.data.cifar import CIFAR100_COARSE_OF_FINE
 from benign_lightning.data.human_noise import read_human_labels
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 
 def write_human_file(path, arrays: dict[str, np.ndarray]):

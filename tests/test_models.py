@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benign_lightning.errors import ConfigError
 from benign_lightning.models import MODELS, build_model, parameter_count
+from benign_lightning.plumbing.errors import ConfigError
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

@@ -13,7 +13,7 @@ import torch
 
 from benign_lightning.data import MNISTDataModule, ToyMNISTDataModule, corrupt_labels
 from benign_lightning.data.noise import MNIST_PAIRS
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 LABELS = np.random.default_rng(123).integers(0, 10, size=1001)
 

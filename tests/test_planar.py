@@ -9,7 +9,7 @@ import torch
 from conftest import QUIET, read_json
 
 from benign_lightning.data import BlobsDataModule, CirclesDataModule, IntervalsDataModule, LatticeDataModule
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 MODULES = {"circles": CirclesDataModule, "blobs": BlobsDataModule, "lattice": LatticeDataModule,
            "intervals": IntervalsDataModule}  # fmt: skip
@@ -128,7 +128,7 @@ def test_each_runs_through_the_cli(name, tmp_path, main_in_process):
 
 
 def test_errors_by_group_size_counts_by_hand():
-    from benign_lightning.planar_report import errors_by_group_size
+    from benign_lightning.analysis.planar import errors_by_group_size
 
     sizes = np.array([1.0, 0.3, 0.3])  # group 0 large, groups 1 and 2 small
     groups = np.array([0, 0, 0, 0, 1, 1, 2, 2])

@@ -13,7 +13,8 @@ import pytest
 import yaml
 from conftest import read_json
 
-from benign_lightning.reproduce.registry import ENTRIES, FIG2A, FIG7, SCALES, THM2
+from benign_lightning.reproduce.entry import SCALES
+from benign_lightning.reproduce.registry import ENTRIES, FIG2A, FIG7, THM2
 from benign_lightning.reproduce.report import FAILS, HOLDS, NOT_JUDGED, NOT_RUN, TOO_FEW, check_claims
 from benign_lightning.reproduce.results import Results
 from benign_lightning.reproduce.runner import first_job, job_count

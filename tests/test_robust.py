@@ -13,10 +13,10 @@ from torch import nn
 from benign_lightning.attacks import pgd, trades_adversary
 from benign_lightning.attacks.pgd import kl_logit_direction
 from benign_lightning.data import ToyMNISTDataModule
-from benign_lightning.distributed import shard_bounds
-from benign_lightning.errors import ConfigError
 from benign_lightning.methods import AdversarialTraining, NaturalTraining, Trades
 from benign_lightning.models import build_model
+from benign_lightning.plumbing.distributed import shard_bounds
+from benign_lightning.plumbing.errors import ConfigError
 
 
 def bn_net() -> nn.Module:

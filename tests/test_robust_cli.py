@@ -14,7 +14,7 @@ import pytest
 import torch
 from conftest import QUIET, REPO, make_idx_mnist, read_json, run_cli, run_cli_parallel
 
-from benign_lightning.compare import training_datamodule
+from benign_lightning.analysis.compare import training_datamodule
 from benign_lightning.results import load_model
 
 # σ² = 0.5, η = 0.2 (flip noise). ε = 0.05: the natural model's adversarial error there is ~0.9;

@@ -15,7 +15,7 @@ import time
 from conftest import QUIET, make_cifar, make_idx_mnist, read_json
 
 from benign_lightning.data.files import compare_checksums
-from benign_lightning.run_lock import LOCK_NAME
+from benign_lightning.run.lock import LOCK_NAME
 
 TOY = [*QUIET, "data.n_train=300", "data.n_test=50", "attack.steps=2", "trainer.min_epochs=null",
        "stop_at_zero_train_err=false", "logger=none"]  # fmt: skip

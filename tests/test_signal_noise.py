@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from benign_lightning.data import SignalNoiseDataModule
-from benign_lightning.errors import ConfigError
 from benign_lightning.models import build_model
+from benign_lightning.plumbing.errors import ConfigError
 
 
 def _dm(**kwargs) -> SignalNoiseDataModule:

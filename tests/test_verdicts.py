@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from benign_lightning.reproduce import registry as reg
+from benign_lightning.reproduce.figures.table1 import TABLE1_PAPER
 from benign_lightning.reproduce.report import FAILS, HOLDS, NOT_JUDGED, TOO_FEW, check_claims
 from benign_lightning.reproduce.results import Results
 
@@ -148,7 +149,7 @@ def test_sec32_judges_the_error_count_noise_fit_clean_unfit_and_precision(tmp_pa
 # --- Table 1: the paper's numbers, at the paper's scale only ----------------------------------------
 def _l2(tmp_path, name, shift):
     sweep = tmp_path / name
-    for eps, (train, test) in reg.TABLE1_PAPER.items():
+    for eps, (train, test) in TABLE1_PAPER.items():
         job(sweep, {"eps": eps}, {"eps": eps, "train_err": 1 - (train - shift) / 100,
                                   "natural_err": 1 - (test - shift) / 100})  # fmt: skip
     return sweep
@@ -223,7 +224,7 @@ def test_a_finished_run_is_evaluated_again_under_the_papers_attack(tmp_path):
     from hydra.core.global_hydra import GlobalHydra
 
     from benign_lightning.reproduce.reevaluate import attack_group, reevaluate
-    from benign_lightning.run import run
+    from benign_lightning.run.job import run
 
     GlobalHydra.instance().clear()
     with initialize_config_module(config_module="benign_lightning.conf", version_base="1.3"):

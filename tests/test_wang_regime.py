@@ -12,6 +12,7 @@ import yaml
 from benign_lightning.data import MNIST01DataModule
 from benign_lightning.models import build_model
 from benign_lightning.reproduce import registry as reg
+from benign_lightning.reproduce.figures.wang2024 import wang_optimum
 from benign_lightning.reproduce.report import FAILS, HOLDS, check_claims
 from benign_lightning.reproduce.results import Results
 
@@ -84,8 +85,8 @@ def test_the_mnist_study_claim(tmp_path, loss, adv, verdict):
 def test_the_edge_is_measured_from_the_optimum_and_the_loss_judged_in_the_theorys_regime(tmp_path):
     # At α = ‖μ‖ the rule along μ errs on half of the clean points and on every flipped one:
     # 0.9·Φ(0) + 0.1·(1 − Φ(−20)) = 0.55 (β = 0.1, ‖μ‖ = 10); at α = 0 on β alone.
-    assert reg.wang_optimum(1.0, 0.1, 10.0) == pytest.approx(0.55)
-    assert reg.wang_optimum(0.0, 0.1, 10.0) == pytest.approx(0.1, abs=1e-12)
+    assert wang_optimum(1.0, 0.1, 10.0) == pytest.approx(0.55)
+    assert wang_optimum(0.0, 0.1, 10.0) == pytest.approx(0.1, abs=1e-12)
     # d = 500 < n² = 10⁴ is outside the regime: a high training loss there is not judged.
     small_d_unfit = [(d, a, adv, 0.4 if d == 500 else loss) for d, a, adv, loss in FAITHFUL]
     results = Results({"regime": _regime(tmp_path, "small_d_unfit", small_d_unfit)})

@@ -11,16 +11,17 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, read_write
 
-from benign_lightning import quiet, slurm  # noqa: F401  (slurm registers its launcher's config)
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing import quiet  # noqa: F401  (quiets the libraries on import)
+from benign_lightning.plumbing.errors import ConfigError
+from benign_lightning.run import slurm  # noqa: F401  (registers its launcher's config)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def app(cfg: DictConfig) -> float | None:
     from benign_lightning.config import validate
     from benign_lightning.results import finished_results
-    from benign_lightning.run import print_summary, run, set_float32_precision
-    from benign_lightning.run_lock import RunFolderLock, launch_rank
+    from benign_lightning.run.job import print_summary, run, set_float32_precision
+    from benign_lightning.run.lock import RunFolderLock, launch_rank
 
     set_float32_precision()
     run_dir = HydraConfig.get().runtime.output_dir
@@ -54,7 +55,7 @@ def app(cfg: DictConfig) -> float | None:
 def write_hydra_record(run_dir: str, cfg: DictConfig) -> None:
     """What Hydra writes into ``.hydra/`` (config, hydra config, overrides), written here instead
     (``hydra.output_subdir: null``): once this run holds the folder's lock, and atomically."""
-    from benign_lightning.io import atomic_write_text
+    from benign_lightning.plumbing.io import atomic_write_text
 
     hydra_cfg = HydraConfig.get()
     out = Path(run_dir) / ".hydra"
@@ -115,7 +116,7 @@ def end_process_group(ddp_env_before: dict[str, str | None]) -> None:
     left set, Lightning would take the processes as started from outside and wait for them)."""
     import torch.distributed as dist
 
-    from benign_lightning.agree import forget_decisions
+    from benign_lightning.run.agree import forget_decisions
 
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()

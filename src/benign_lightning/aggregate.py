@@ -31,10 +31,10 @@ from typing import Any
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from benign_lightning.figures import Curve, plot_panels
-from benign_lightning.figures import plot_adv_err_vs_eps as plot_adv_err_vs_eps_figure
-from benign_lightning.figures import plot_err_vs_eta as plot_err_vs_eta_figure
-from benign_lightning.io import atomic_write_text
+from benign_lightning.analysis.figures import Curve, plot_panels
+from benign_lightning.analysis.figures import plot_adv_err_vs_eps as plot_adv_err_vs_eps_figure
+from benign_lightning.analysis.figures import plot_err_vs_eta as plot_err_vs_eta_figure
+from benign_lightning.plumbing.io import atomic_write_text
 
 METRICS = (
     "natural_err", "adv_err", "train_err", "noisy_fit", "noise_detect_precision", "noise_detect_recall",

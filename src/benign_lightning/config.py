@@ -38,11 +38,11 @@ from benign_lightning.data.cifar import LABEL_SETS
 from benign_lightning.data.human_noise import HUMAN_LABELS
 from benign_lightning.data.imagenet import VARIANTS
 from benign_lightning.data.noise import NOISE_MODES
-from benign_lightning.errors import ConfigError
-from benign_lightning.eval_checks import CHECK_LEVELS
+from benign_lightning.evaluation.checks import CHECK_LEVELS
 from benign_lightning.methods.natural import SCHEDULER_INTERVALS
 from benign_lightning.models import MODELS
 from benign_lightning.models.fine2coarse import COARSE_RULES
+from benign_lightning.plumbing.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -465,7 +465,7 @@ def _warn_unreachable_eps(values: dict[str, Any]) -> None:
 def validate(cfg: DictConfig, check_data: bool = True, warn: bool = True) -> LabelNoiseDataModule:
     """Check everything a user can get wrong, before any compute or any file is written; return the
     datamodule (instantiated, not yet set up)."""
-    from benign_lightning.builders import (
+    from benign_lightning.run.builders import (
         attack_spec,
         build_datamodule,
         build_exact,

@@ -1,4 +1,4 @@
-"""Noise detection as a benchmark: every detector of ``detectors.py`` on one noise mask, scored
+"""Noise detection as a benchmark: every detector of ``analysis/detectors.py`` on one noise mask, scored
 against the mask's known mislabelled points.
 
     python -m benign_lightning.detect DIR [DIR ...] [--out OUT]
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from benign_lightning.detectors import (
+from benign_lightning.analysis.detectors import (
     ROBUST_METHODS,
     Detector,
     Run,
@@ -40,8 +40,8 @@ from benign_lightning.detectors import (
     read_run,
     robust_errors,
 )
-from benign_lightning.figures import plot_pr_curves
-from benign_lightning.io import atomic_write_text
+from benign_lightning.analysis.figures import plot_pr_curves
+from benign_lightning.plumbing.io import atomic_write_text
 
 COLUMNS = ["setting", "detector", "n", "n_noisy", "n_flagged", "precision", "recall", "f1", "auroc", "ap",
            "wall_s", "rule", "runs"]  # fmt: skip

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from benign_lightning.influence import _positions, read_member
-from benign_lightning.io import atomic_savefig, atomic_write_json, atomic_write_text
+from benign_lightning.analysis.influence import _positions, read_member
+from benign_lightning.plumbing.io import atomic_savefig, atomic_write_json, atomic_write_text
 
 FIGURE1_SHOWN = 24
 FIGURE4_PAIRS = 12
@@ -39,7 +39,7 @@ def _images(run_dir: Path) -> tuple[dict[int, np.ndarray], np.ndarray]:
     channel first), read through the run's own datamodule."""
     from omegaconf import OmegaConf
 
-    from benign_lightning.builders import build_datamodule
+    from benign_lightning.run.builders import build_datamodule
 
     datamodule = build_datamodule(OmegaConf.load(run_dir / "config.yaml"))
     datamodule.prepare_data()

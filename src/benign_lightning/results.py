@@ -11,7 +11,7 @@ run_dir/
   checkpoints/last.ckpt  Lightning checkpoint (the model spec is in its hyper-parameters)
   checkpoints/best.ckpt  with early_stopping: the epoch of lowest held-out adversarial error
 
-An ensemble job (``ensemble.size=N``, run_ensemble.py) writes one such folder per member,
+An ensemble job (``ensemble.size=N``, run/ensemble.py) writes one such folder per member,
 ``member_<k>/``, and a ``results.json`` of ``status: ensemble`` naming them.
 """
 
@@ -32,8 +32,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from benign_lightning.io import atomic_savez, atomic_write_json, atomic_write_text
 from benign_lightning.models import build_model
+from benign_lightning.plumbing.io import atomic_savez, atomic_write_json, atomic_write_text
 
 LAST_CKPT = Path("checkpoints") / "last.ckpt"
 BEST_CKPT = Path("checkpoints") / "best.ckpt"

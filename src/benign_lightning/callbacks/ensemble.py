@@ -15,7 +15,7 @@ import torch
 
 from benign_lightning.callbacks.logging import log_global
 from benign_lightning.callbacks.memorization import FitRecord, memorization_enabled
-from benign_lightning.evaluate import predict
+from benign_lightning.evaluation.evaluate import predict
 
 
 class EnsembleFit(pl.Callback):

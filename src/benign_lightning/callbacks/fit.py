@@ -6,7 +6,7 @@ import pytorch_lightning as pl
 import torch
 
 from benign_lightning.callbacks.logging import log_global
-from benign_lightning.evaluate import predict_logits
+from benign_lightning.evaluation.evaluate import predict_logits
 
 
 class TrainPredictions:

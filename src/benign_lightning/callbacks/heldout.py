@@ -12,7 +12,7 @@ import pytorch_lightning as pl
 
 from benign_lightning.attacks.spec import AttackSpec
 from benign_lightning.callbacks.logging import log_global
-from benign_lightning.evaluate import adversarially_correct_all, error_rate, predict_all
+from benign_lightning.evaluation.evaluate import adversarially_correct_all, error_rate, predict_all
 
 MONITOR = "val/adv_err"
 

@@ -28,9 +28,9 @@ import torch
 
 from benign_lightning.callbacks.fit import TrainPredictions
 from benign_lightning.callbacks.logging import log_global
-from benign_lightning.errors import ConfigError
-from benign_lightning.evaluate import label_scores
-from benign_lightning.io import atomic_savez
+from benign_lightning.evaluation.evaluate import label_scores
+from benign_lightning.plumbing.errors import ConfigError
+from benign_lightning.plumbing.io import atomic_savez
 
 # "Small" datasets get the tracker by default: one extra prediction pass over the training set per
 # epoch is cheap next to an epoch of training there (MNIST and CIFAR have <= 60k training points).

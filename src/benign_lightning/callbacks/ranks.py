@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 
-from benign_lightning.distributed import gather_objects
+from benign_lightning.plumbing.distributed import gather_objects
 
 
 class SameNoiseOnAllRanks(pl.Callback):

@@ -21,9 +21,9 @@ from torch import nn
 
 from benign_lightning.attacks import eval_mode
 from benign_lightning.attacks.spec import AttackSpec
-from benign_lightning.errors import ConfigError
-from benign_lightning.evaluate import exact_fp32
-from benign_lightning.io import atomic_savez
+from benign_lightning.evaluation.evaluate import exact_fp32
+from benign_lightning.plumbing.errors import ConfigError
+from benign_lightning.plumbing.io import atomic_savez
 
 KINDS = ("clean", "mislabelled", "adversarial")
 
@@ -121,7 +121,7 @@ class RepresentationSnapshots(pl.Callback):
         self._capture(trainer, pl_module, f"epoch_{trainer.current_epoch}")  # the final weights
         atomic_savez(self.path, **self.snapshots)
         if self.figure is not None:
-            from benign_lightning.figures import plot_representations
+            from benign_lightning.analysis.figures import plot_representations
 
             plot_representations(self.tags(), self.projections(), self.figure)
 
@@ -176,7 +176,7 @@ class RepresentationSnapshots(pl.Callback):
         share = {y: float((is_mislabelled & (labels == y)).mean()) for y in np.unique(adv_y)}
         chance = float(np.mean([share[y] for y in adv_y]))
         # Exact nearest neighbours by brute force (600 × 300 distances). Not scipy's KDTree: with the
-        # run's flush-denormal mode on (run.py) it segfaults on some final-epoch activations
+        # run's flush-denormal mode on (run/job.py) it segfaults on some final-epoch activations
         # (measured on repr_pca's epoch-20 snapshot, scipy 1.17).
         distances = torch.cdist(torch.from_numpy(adv).double(), torch.from_numpy(train).double())
         nearest = distances.argmin(1).numpy()

@@ -17,7 +17,7 @@ from benign_lightning.data.human_noise import human_noisy_labels, label_arrays
 from benign_lightning.data.image_files import ImageFileDataset, ImageFiles
 from benign_lightning.data.noise import NoisyLabels, check_noise_args, corrupt_labels
 from benign_lightning.data.tensor_loader import EpochPermutation, TensorLoader
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 LOADERS = ("tensor", "dataloader")
 

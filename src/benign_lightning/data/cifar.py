@@ -18,7 +18,7 @@ from benign_lightning.data.download import DownloadableDataModule
 from benign_lightning.data.files import damaged
 from benign_lightning.data.human_noise import CIFAR10N_LABELS, CIFAR100N_LABELS
 from benign_lightning.data.noise import CIFAR10_PAIRS
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 LABEL_SETS = ("fine", "coarse", "fine2coarse")
 

@@ -17,7 +17,7 @@ from filelock import FileLock, SoftFileLock
 
 from benign_lightning.data.base import LabelNoiseDataModule
 from benign_lightning.data.files import compare_checksums
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 LOCK_NAME = ".benign_lightning_download.lock"
 # flock's answers where the filesystem does not support it (NFS without lockd, Lustre without flock).

@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 import torch
 
 from benign_lightning.data.base import LabelNoiseDataModule, Split, stack_splits
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 
 class MemberSamplers:

@@ -26,8 +26,8 @@ import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from benign_lightning.errors import ConfigError
-from benign_lightning.io import atomic_write, atomic_write_json
+from benign_lightning.plumbing.errors import ConfigError
+from benign_lightning.plumbing.io import atomic_write, atomic_write_json
 
 log = logging.getLogger(__name__)
 

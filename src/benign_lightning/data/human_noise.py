@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from benign_lightning.data.noise import NoisyLabels
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 # data.noise_label → (the file's key of the noisy labels, the key of the clean labels they go with).
 CIFAR10N_LABELS: dict[str, tuple[str, str]] = {

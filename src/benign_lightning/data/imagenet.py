@@ -24,7 +24,7 @@ import torch
 from benign_lightning.data.base import LabelNoiseDataModule
 from benign_lightning.data.download import default_data_dir
 from benign_lightning.data.image_files import ImageFiles
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 # Table 2 of the paper: coarse class -> its six fine ImageNet classes (ImageNet-1k names).
 FINE2COARSE_TABLE: dict[str, tuple[str, ...]] = {

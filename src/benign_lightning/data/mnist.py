@@ -96,7 +96,7 @@ class MNIST01DataModule(MNISTDataModule):
 
     def __init__(self, *, downsample: int = 2, **kwargs) -> None:
         if int(downsample) < 1 or 28 % int(downsample):
-            from benign_lightning.errors import ConfigError
+            from benign_lightning.plumbing.errors import ConfigError
 
             raise ConfigError(f"data.downsample={downsample}: a divisor of 28 (1, 2, 4, 7, 14)")
         self.downsample = int(downsample)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benign_lightning.errors import ConfigError
-from benign_lightning.io import atomic_savez
+from benign_lightning.plumbing.errors import ConfigError
+from benign_lightning.plumbing.io import atomic_savez
 
 # "human": real annotators' labels read from a file (CIFAR-10N/100N, data/human_noise.py).
 NOISE_MODES = ("uniform", "symmetric", "pair", "flip", "human")

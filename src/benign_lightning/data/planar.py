@@ -24,7 +24,7 @@ from abc import abstractmethod
 import numpy as np
 
 from benign_lightning.data.synthetic import SyntheticDataModule
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 PLANAR_LABEL_SETS = ("coarse", "fine", "fine2coarse")
 

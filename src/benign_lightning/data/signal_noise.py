@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from benign_lightning.data.synthetic import SyntheticDataModule
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 XI = ("gaussian", "rademacher")
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from benign_lightning.data.base import LabelNoiseDataModule
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 
 class SyntheticDataModule(LabelNoiseDataModule):

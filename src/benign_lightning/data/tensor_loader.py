@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from benign_lightning.distributed import dist_rank_world
+from benign_lightning.plumbing.distributed import dist_rank_world
 
 
 class EpochPermutation:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from benign_lightning.data.base import LabelNoiseDataModule
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 
 def load_toy_digits() -> np.ndarray:

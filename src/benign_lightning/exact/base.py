@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from benign_lightning.data.base import LabelNoiseDataModule
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 
 class ExactClassifier(ABC):

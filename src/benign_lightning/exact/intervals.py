@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from benign_lightning.data.planar import IntervalsDataModule, subset_parity
-from benign_lightning.errors import ConfigError
 from benign_lightning.exact.base import ExactClassifier
+from benign_lightning.plumbing.errors import ConfigError
 
 
 def cells(x: np.ndarray) -> np.ndarray:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import KDTree, QhullError, Voronoi
 
-from benign_lightning.errors import ConfigError
 from benign_lightning.exact.base import ExactClassifier
+from benign_lightning.plumbing.errors import ConfigError
 
 
 def _edges(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

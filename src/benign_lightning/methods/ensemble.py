@@ -18,10 +18,10 @@ from typing import Any
 import torch
 
 from benign_lightning.attacks.pgd import BlockSeeds
-from benign_lightning.errors import TrainingDiverged
 from benign_lightning.methods.natural import NaturalTraining
 from benign_lightning.methods.robust import AdversarialTraining, Trades
 from benign_lightning.models.ensemble import MemberBlocks, StackedModels
+from benign_lightning.plumbing.errors import TrainingDiverged
 
 
 class EnsembleMixin:

@@ -16,8 +16,8 @@ from torch import nn
 
 from benign_lightning.attacks import pgd, trades_adversary
 from benign_lightning.attacks.pgd import check_budget
-from benign_lightning.errors import ConfigError
 from benign_lightning.methods.natural import NaturalTraining
+from benign_lightning.plumbing.errors import ConfigError
 
 
 class RobustTraining(NaturalTraining):

@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 
 from torch import nn
 
-from benign_lightning.errors import ConfigError
 from benign_lightning.models.fine2coarse import SumToCoarse
 from benign_lightning.models.mlp import mlp
 from benign_lightning.models.mnist_cnn import mnist_cnn
@@ -20,6 +19,7 @@ from benign_lightning.models.torchvision_nets import (
     vgg19,
 )
 from benign_lightning.models.two_layer import two_layer
+from benign_lightning.plumbing.errors import ConfigError
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "mlp": mlp,

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 
 def check_stackable(model: nn.Module, arch: str) -> None:

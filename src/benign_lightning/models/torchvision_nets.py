@@ -14,8 +14,8 @@ from torchvision import models as tv
 from torchvision.models.vgg import cfgs as vgg_cfgs
 from torchvision.models.vgg import make_layers
 
-from benign_lightning.errors import ConfigError
 from benign_lightning.models.normalize import Normalize
+from benign_lightning.plumbing.errors import ConfigError
 
 
 def _stem_conv(in_channels: int, out_channels: int) -> nn.Conv2d:

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 # "smooth as well as non-smooth activation functions" (the abstract): ReLU, and softplus as the
 # smooth one (ours: the abstract does not name it); leaky ReLU (slope 0.1) as in Frei et al. (2022).

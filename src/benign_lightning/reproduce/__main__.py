@@ -13,7 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from benign_lightning.reproduce.registry import ENTRIES, SCALES, Entry, entry
+from benign_lightning.reproduce.entry import SCALES, Entry
+from benign_lightning.reproduce.registry import ENTRIES, entry
 from benign_lightning.reproduce.report import HOLDS, write_report
 from benign_lightning.reproduce.results import Results
 from benign_lightning.reproduce.runner import run_sweeps, why_not_runnable

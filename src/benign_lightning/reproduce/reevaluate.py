@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from benign_lightning.io import atomic_write_json
+from benign_lightning.plumbing.io import atomic_write_json
 
 
 def attack_group(name: str) -> dict[str, Any]:
@@ -35,9 +35,9 @@ def reevaluate(run_dir: Path, name: str, attack: dict[str, Any]) -> dict[str, An
     """Evaluate ``run_dir``'s model with its attack config updated by ``attack`` (its grid, budget
     and box kept unless ``attack`` sets them); write and return ``eval_<name>.json``. A run already
     evaluated under ``name`` is read, not evaluated again."""
-    from benign_lightning.builders import attack_spec, build_datamodule
-    from benign_lightning.evaluate import evaluate
+    from benign_lightning.evaluation.evaluate import evaluate
     from benign_lightning.results import load_model
+    from benign_lightning.run.builders import attack_spec, build_datamodule
 
     path = Path(run_dir) / f"eval_{name}.json"
     if path.exists():

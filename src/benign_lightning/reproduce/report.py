@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benign_lightning.io import atomic_write_json, atomic_write_text
-from benign_lightning.reproduce.registry import Claim, Entry
+from benign_lightning.plumbing.io import atomic_write_json, atomic_write_text
+from benign_lightning.reproduce.entry import Claim, Entry
 from benign_lightning.reproduce.results import NoRuns, Results, TooFew
 from benign_lightning.reproduce.runner import command, sweep_dir
 

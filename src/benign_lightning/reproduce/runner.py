@@ -10,8 +10,8 @@ from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from benign_lightning.errors import ConfigError
-from benign_lightning.reproduce.registry import Entry, Sweep
+from benign_lightning.plumbing.errors import ConfigError
+from benign_lightning.reproduce.entry import Entry, Sweep
 from benign_lightning.results import finished_results
 
 

@@ -15,8 +15,8 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
 )
 from submitit.core.utils import FailedJobError
 
-from benign_lightning.errors import ConfigError
-from benign_lightning.slurm import check_job, check_resources, sbatch_refusal
+from benign_lightning.plumbing.errors import ConfigError
+from benign_lightning.run.slurm import check_job, check_resources, sbatch_refusal
 
 __all__ = ["SlurmLauncher"]
 

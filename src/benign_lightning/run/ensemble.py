@@ -25,23 +25,20 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 
-from benign_lightning import influence
-from benign_lightning.builders import attack_spec, build_datamodule, build_ensemble_method, member_seeds
+from benign_lightning.analysis import influence
+from benign_lightning.analysis.figures import figures_enabled, write_run_figures
+from benign_lightning.analysis.planar import net_predict, planar_results
 from benign_lightning.callbacks import StartEpoch
 from benign_lightning.callbacks.ensemble import EnsembleFit
 from benign_lightning.callbacks.memorization import train_rows_index
 from benign_lightning.callbacks.progress import progress_callback
-from benign_lightning.checkpoints import KeptCheckpointIO, resume_from
 from benign_lightning.data.base import LabelNoiseDataModule
 from benign_lightning.data.ensemble import EnsembleDataModule
 from benign_lightning.data.planar import PlanarDataModule
-from benign_lightning.evaluate import MemberData, evaluate_members
-from benign_lightning.figures import figures_enabled, write_run_figures
-from benign_lightning.io import atomic_write, atomic_write_text
-from benign_lightning.loggers import finish_wandb, run_logger
+from benign_lightning.evaluation.evaluate import MemberData, evaluate_members
 from benign_lightning.methods.ensemble import EnsembleMixin
 from benign_lightning.methods.robust import RobustTraining
-from benign_lightning.planar_report import net_predict, planar_results
+from benign_lightning.plumbing.io import atomic_write, atomic_write_text
 from benign_lightning.results import (
     LAST_CKPT,
     run_identity,
@@ -49,7 +46,10 @@ from benign_lightning.results import (
     write_results,
     write_run_record,
 )
-from benign_lightning.slurm import threads_for_this_task
+from benign_lightning.run.builders import attack_spec, build_datamodule, build_ensemble_method, member_seeds
+from benign_lightning.run.checkpoints import KeptCheckpointIO, resume_from
+from benign_lightning.run.loggers import finish_wandb, run_logger
+from benign_lightning.run.slurm import threads_for_this_task
 
 # Overrides of the job that a member's own record leaves out or replaces.
 _JOB_ONLY = ("ensemble.size", "seed")
@@ -106,7 +106,7 @@ def run_ensemble(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModul
     configs = [member_config(cfg, k) for k in range(len(seeds))]
     datamodules = [datamodule] + [build_datamodule(c) for c in configs[1:]]
 
-    torch.set_flush_denormal(bool(cfg.get("flush_denormal", True)))  # as run.py, for the same speed
+    torch.set_flush_denormal(bool(cfg.get("flush_denormal", True)))  # as job.py, for the same speed
     threads_for_this_task()  # under SLURM: as many threads as CPUs allocated
     method = build_ensemble_method(cfg, datamodule)
     print(f"ensemble of {len(seeds)} members (seeds {seeds[0]}..{seeds[-1]}), each written to member_<k>/",

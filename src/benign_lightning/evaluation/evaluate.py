@@ -2,7 +2,7 @@
 the label noise the model fits (§3.1, §3.2). Every metric is named here and nowhere else.
 
 Under DDP every rank evaluates one slice of each split and the slices are gathered, so each example
-is evaluated exactly once (``distributed.py``).
+is evaluated exactly once (``plumbing/distributed.py``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from benign_lightning.attacks import eval_mode
 from benign_lightning.attacks.pgd import BlockSeeds, Seed
 from benign_lightning.attacks.spec import AttackSpec
 from benign_lightning.data.base import Split, stack_splits, to_unit_interval
-from benign_lightning.distributed import dist_rank_world, gather_objects, gather_rows, my_shard
-from benign_lightning.eval_checks import CHECK_POINTS, run_checks
+from benign_lightning.evaluation.checks import CHECK_POINTS, run_checks
+from benign_lightning.plumbing.distributed import dist_rank_world, gather_objects, gather_rows, my_shard
 
 
 @contextmanager
@@ -234,7 +234,7 @@ def adversarial_grid(
     the same norm (its adversarial example lies in the larger ball too), so the *envelope* at ε
     counts as broken every point broken at any ε' ≤ ε: it is monotone and never lowers a point's
     error. *raw* is each ε attacked on its own, on every naturally correct point; a raw curve that is
-    not monotone says the attack is weak somewhere (``eval_checks``). With ``envelope_only`` only
+    not monotone says the attack is weak somewhere (``evaluation/checks.py``). With ``envelope_only`` only
     the points still robust are attacked at the next ε (faster; no raw curve).
     """
     envelope: dict[float, torch.Tensor] = {}
@@ -294,7 +294,7 @@ def _checks(
     model: nn.Module, test: Split, natural_correct: torch.Tensor, attack: AttackSpec, eps: float, *,
     raw_curve: dict[str, float] | None, level: str, large_eps: float | None, seed: int,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """``eval_checks.run_checks`` on the first ``CHECK_POINTS`` test points (every rank runs them
+    """``checks.run_checks`` on the first ``CHECK_POINTS`` test points (every rank runs them
     alike, so they need no gathering)."""
     if level == "none":
         return []

@@ -21,8 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from benign_lightning.errors import ConfigError
-from benign_lightning.io import atomic_write_text
+from benign_lightning.plumbing.errors import ConfigError
+from benign_lightning.plumbing.io import atomic_write_text
 from benign_lightning.results import adv_err_curve
 
 ID_FILE = "wandb_id"

@@ -12,18 +12,18 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from benign_lightning.builders import build_exact, eval_grid
+from benign_lightning.analysis.figures import figures_enabled, write_run_figures
+from benign_lightning.analysis.planar import planar_results
 from benign_lightning.data.base import LabelNoiseDataModule
 from benign_lightning.data.planar import PlanarDataModule
-from benign_lightning.evaluate import eps_key, error_rate, noise_fit_stats
-from benign_lightning.figures import figures_enabled, write_run_figures
-from benign_lightning.planar_report import planar_results
+from benign_lightning.evaluation.evaluate import eps_key, error_rate, noise_fit_stats
 from benign_lightning.results import (
     run_identity,
     write_predictions,
     write_results,
     write_run_record,
 )
+from benign_lightning.run.builders import build_exact, eval_grid
 
 
 def _arrays(split) -> tuple[np.ndarray, np.ndarray]:

@@ -14,8 +14,8 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from benign_lightning.data.base import LabelNoiseDataModule
-from benign_lightning.errors import ConfigError
-from benign_lightning.io import atomic_write
+from benign_lightning.plumbing.errors import ConfigError
+from benign_lightning.plumbing.io import atomic_write
 
 _SAME_DATA_KEYS = ("dataset_index", "clean_labels", "noisy_labels")
 

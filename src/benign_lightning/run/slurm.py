@@ -18,7 +18,7 @@ from hydra.core.config_store import ConfigStore
 from hydra_plugins.hydra_submitit_launcher.config import SlurmQueueConf
 from omegaconf import DictConfig, OmegaConf
 
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 
 def slurm_gpus(accelerator: Any, devices: Any) -> Any:
@@ -143,7 +143,7 @@ def check_slurm_step(cfg: DictConfig) -> None:
 def check_several_nodes(cfg: DictConfig) -> None:
     """``trainer.num_nodes > 1`` needs the processes of every node started from outside, by torchrun
     or as SLURM tasks. Lightning's own launcher would start each node's ranks from a process that
-    decides about the run folder from its own node's view (``agree.py``), and two nodes would set
+    decides about the run folder from its own node's view (``run/agree.py``), and two nodes would set
     a damaged checkpoint aside at once."""
     from lightning_fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 

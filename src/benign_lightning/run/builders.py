@@ -15,14 +15,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from benign_lightning.attacks.spec import PIXEL_RANGE, AttackSpec
 from benign_lightning.data.base import LabelNoiseDataModule
-from benign_lightning.errors import ConfigError
-from benign_lightning.evaluate import eps_grid
+from benign_lightning.evaluation.evaluate import eps_grid
 from benign_lightning.exact import ExactClassifier
 from benign_lightning.methods import NaturalTraining
 from benign_lightning.methods.ensemble import ENSEMBLE_OF, EnsembleMixin
 from benign_lightning.methods.natural import needs_total_steps
 from benign_lightning.models import build_model
 from benign_lightning.models.ensemble import StackedModels, check_stackable
+from benign_lightning.plumbing.errors import ConfigError
 
 # Keys of a method config that belong to the data, not to the method's constructor.
 _METHOD_DATA_KEYS = ("label_set",)
@@ -195,7 +195,7 @@ def build_ensemble_method(cfg: DictConfig, datamodule: LabelNoiseDataModule) -> 
     seeds = member_seeds(cfg)
     members = []
     for seed in seeds:
-        pl.seed_everything(seed, workers=True, verbose=False)  # what run.py does before build_method
+        pl.seed_everything(seed, workers=True, verbose=False)  # what job.py does before build_method
         members.append(build_model(**spec))
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     vmap = cfg.ensemble.get("vmap", "auto")

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
-from benign_lightning.errors import ConfigError
-from benign_lightning.io import atomic_write
+from benign_lightning.plumbing.errors import ConfigError
+from benign_lightning.plumbing.io import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ import torch
 from scipy.spatial import KDTree
 from torch import nn
 
+from benign_lightning.analysis.figures import plot_decision_regions
 from benign_lightning.attacks import eval_mode
 from benign_lightning.data.planar import PlanarDataModule
-from benign_lightning.evaluate import model_device
-from benign_lightning.figures import plot_decision_regions
+from benign_lightning.evaluation.evaluate import model_device
 
 
 def errors_by_group_size(train_pred: np.ndarray, given: np.ndarray, groups: np.ndarray,

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from benign_lightning.io import atomic_savefig
+from benign_lightning.plumbing.io import atomic_savefig
 from benign_lightning.results import adv_err_curve
 
 FIGURES_DIR = "figures"

@@ -25,7 +25,7 @@ import pytorch_lightning as pl
 import torch.distributed as dist
 from lightning_fabric.plugins.environments import LightningEnvironment
 
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 ENV_PREFIX = "BENIGN_RANK0_"
 

@@ -14,8 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from benign_lightning.agree import rank_zero_decides
-from benign_lightning.builders import attack_spec, build_method, is_exact
+from benign_lightning.analysis.figures import figures_enabled, write_run_figures
+from benign_lightning.analysis.planar import net_predict, planar_results
 from benign_lightning.callbacks import (
     HELDOUT_MONITOR,
     HeldOutAdversarialError,
@@ -28,15 +28,11 @@ from benign_lightning.callbacks import (
 )
 from benign_lightning.callbacks.progress import progress_callback
 from benign_lightning.callbacks.representations import RepresentationSnapshots
-from benign_lightning.checkpoints import KeptCheckpointIO, resume_from
 from benign_lightning.config import recipe_summary, validate
 from benign_lightning.data.base import LabelNoiseDataModule
 from benign_lightning.data.planar import PlanarDataModule
-from benign_lightning.evaluate import evaluate, heldout_arrays, predict_logits
-from benign_lightning.figures import figures_enabled, write_run_figures
-from benign_lightning.loggers import finish_wandb, run_logger
+from benign_lightning.evaluation.evaluate import evaluate, heldout_arrays, predict_logits
 from benign_lightning.methods.robust import RobustTraining
-from benign_lightning.planar_report import net_predict, planar_results
 from benign_lightning.results import (
     BEST_CKPT,
     LAST_CKPT,
@@ -47,10 +43,14 @@ from benign_lightning.results import (
     write_results,
     write_run_record,
 )
-from benign_lightning.run_ensemble import run_ensemble
-from benign_lightning.run_exact import run_exact
-from benign_lightning.run_lock import RunFolderLock
-from benign_lightning.slurm import threads_for_this_task, under_submitit
+from benign_lightning.run.agree import rank_zero_decides
+from benign_lightning.run.builders import attack_spec, build_method, is_exact
+from benign_lightning.run.checkpoints import KeptCheckpointIO, resume_from
+from benign_lightning.run.ensemble import run_ensemble
+from benign_lightning.run.exact import run_exact
+from benign_lightning.run.lock import RunFolderLock
+from benign_lightning.run.loggers import finish_wandb, run_logger
+from benign_lightning.run.slurm import threads_for_this_task, under_submitit
 
 log = logging.getLogger(__name__)
 

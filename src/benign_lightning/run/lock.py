@@ -34,7 +34,7 @@ import time
 import uuid
 from pathlib import Path
 
-from benign_lightning.errors import ConfigError
+from benign_lightning.plumbing.errors import ConfigError
 
 LOCK_NAME = ".run.lock"
 HELD_NAME = ".run.held"  # the lock file of filesystems without flock

@@ -9,7 +9,7 @@
 #   scripts/local_slurm.sh install start   # several, in order
 #
 # The node gets all CPUs of the machine and its memory less 1 GiB, in one partition `local`
-# (the default). No GPUs: submit with `trainer.accelerator=cpu`, which asks for none (README, SLURM).
+# (the default). No GPUs: submit with `trainer.accelerator=cpu`, which asks for none (docs/slurm-ddp.md).
 # There is no accounting database (slurmdbd): submitit's sacct calls fail and it warns "Bypassing
 # sacct error" (harmless). The cost: a job killed without writing its result (e.g. by scancel)
 # leaves the submitting process waiting; stop it with Ctrl-C and read SWEEP_DIR/.submitit/.

@@ -32,6 +32,9 @@ def test_logit_shapes(name, in_shape, num_classes):
         ("vgg19", 20.04),
         ("densenet121", 6.96),
         ("resnet50_imagenet", 23.53),
+        ("preact_resnet18", 11.17),  # Rice et al. 2020's network: 11,172,170
+        ("wrn_28_10", 36.48),  # 36,479,194, as RobustBench's WideResNet-28-10
+        ("wrn_34_10", 46.16),  # 46,160,474, as TRADES' WideResNet-34-10
     ],
 )
 def test_parameter_counts_with_ten_classes(name, millions):
@@ -71,10 +74,34 @@ def test_normalisation_is_the_first_layer():
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="'resnet9000'.*densenet121, mlp, mnist_cnn, resnet18"):
+    with pytest.raises(ConfigError, match="'resnet9000'.*mnist_cnn, preact_resnet18, resnet18"):
         build_model("resnet9000", 10)
 
 
 def test_wrong_kwargs_name_the_arch():
     with pytest.raises(ConfigError, match="arch='mnist_cnn'"):
         build_model("mnist_cnn", 10, width=3)
+
+
+@pytest.mark.parametrize("name", ["preact_resnet18", "wrn_28_10", "wrn_34_10"])
+def test_robust_training_architectures_train_on_cpu(name):
+    """One SGD step of the adversarial-training literature's networks on CIFAR-shaped [0, 1] inputs:
+    logits of the right shape, a gradient on every parameter, and the loss going down on that batch
+    (16×16 images: the cost of a CPU test; the pooling is global, so 32×32 runs the same layers)."""
+    torch.manual_seed(0)
+    model = build_model(name, 10, (3, 16, 16), mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26))
+    x, y = torch.rand(2, 3, 16, 16), torch.tensor([0, 1])
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    opt.step()
+    assert torch.nn.functional.cross_entropy(model(x), y) < loss
+    assert model.eval()(x).shape == (2, 10)
+
+
+def test_wide_resnet_depth_is_checked():
+    from benign_lightning.models.wide_resnet import wide_resnet
+
+    with pytest.raises(ConfigError, match="depth=30: a Wide ResNet has depth 6n \\+ 4"):
+        wide_resnet(10, (3, 32, 32), depth=30)

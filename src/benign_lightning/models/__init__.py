@@ -10,6 +10,7 @@ from benign_lightning.models.fine2coarse import SumToCoarse
 from benign_lightning.models.mlp import mlp
 from benign_lightning.models.mnist_cnn import mnist_cnn
 from benign_lightning.models.normalize import Normalize
+from benign_lightning.models.preact_resnet import preact_resnet18
 from benign_lightning.models.torchvision_nets import (
     densenet121,
     parameter_count,
@@ -19,6 +20,7 @@ from benign_lightning.models.torchvision_nets import (
     vgg19,
 )
 from benign_lightning.models.two_layer import two_layer
+from benign_lightning.models.wide_resnet import wrn_28_10, wrn_34_10
 from benign_lightning.plumbing.errors import ConfigError
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
@@ -30,6 +32,10 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "densenet121": densenet121,
     "resnet50_imagenet": resnet50_imagenet,
     "two_layer": two_layer,
+    # The robust-training literature's CIFAR networks (Rice et al. 2020; TRADES; Dong et al. 2022).
+    "preact_resnet18": preact_resnet18,
+    "wrn_28_10": wrn_28_10,
+    "wrn_34_10": wrn_34_10,
 }
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 from conftest import QUIET, read_json, run_cli
 
@@ -97,10 +98,13 @@ def test_two_ranks_train_the_recipe_of_one_process(tmp_path, main_in_process):
     the same batches (EpochPermutation deals batch t's rows to the ranks), and end with the same
     weights up to the order of float sums (DDP averages the ranks' mean gradients). Measured: the
     largest difference of any weight after 16 steps is 7.5e-9 (weights up to 0.054); asserted
-    within 1e-6 absolute."""
+    within 1e-6 absolute. The per-epoch curves (torchmetrics, each rank its shard) are the same:
+    the natural ones exactly, the adversarial one within the attack's random starts, which differ
+    by rank."""
     recipe = [*QUIET, "eta=0.2", "data.n_train=512", "data.n_test=64", "data.batch_size=64",
               "trainer.max_epochs=2", "trainer.min_epochs=null", "stop_at_zero_train_err=false",
-              "attack.steps=2", "logger=none", "memorization=false", "trainer.accelerator=cpu"]  # fmt: skip
+              "attack.steps=2", "logger=none", "memorization=false", "trainer.accelerator=cpu",
+              "curves.enabled=true", "curves.attack.steps=3"]  # fmt: skip
     code, _, stderr = main_in_process(*recipe, "hydra.run.dir=one")
     assert code == 0, stderr[-3000:]
     two = run_cli(*recipe, "trainer=ddp_cpu", "hydra.run.dir=two", cwd=tmp_path,
@@ -115,3 +119,9 @@ def test_two_ranks_train_the_recipe_of_one_process(tmp_path, main_in_process):
     assert ckpts[0]["global_step"] == ckpts[1]["global_step"] == 16  # 2 epochs of 512 / 64
     for name, weight in ckpts[0]["state_dict"].items():
         torch.testing.assert_close(ckpts[1]["state_dict"][name], weight, rtol=0, atol=1e-6, msg=name)
+    for stem in ("train_err", "train_err_clean", "noise_fit", "test_err"):
+        assert two_results[f"{stem}_by_epoch"] == pytest.approx(one_results[f"{stem}_by_epoch"], abs=1e-6)
+    assert one_results["train_err_by_epoch"][-1] == pytest.approx(one_results["train_err"], abs=1e-6)
+    adv_one, adv_two = one_results["test_adv_err_by_epoch"], two_results["test_adv_err_by_epoch"]
+    assert len(adv_one) == len(adv_two) == 2
+    assert adv_two == pytest.approx(adv_one, abs=4 / 64)  # 64 test points, starts drawn per rank

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from benign_lightning.analysis.figures import Curve, plot_panels
+from benign_lightning.analysis.figures import CURVE_PANELS, Curve, plot_panels, run_curves
 from benign_lightning.analysis.figures import plot_adv_err_vs_eps as plot_adv_err_vs_eps_figure
 from benign_lightning.analysis.figures import plot_err_vs_eta as plot_err_vs_eta_figure
 from benign_lightning.plumbing.io import atomic_write_text
@@ -224,6 +224,26 @@ def plot_adv_err_vs_eps(jobs: list[Job], group_keys: list[str], path: Path) -> P
     return plot_adv_err_vs_eps_figure(curves, path, ylabel="adversarial " + BAND_LABEL)
 
 
+def plot_curves(jobs: list[Job], group_keys: list[str], path: Path) -> Path | None:
+    """The runs' per-epoch curves (``curves.enabled``), one panel per quantity, one line per group
+    (mean over seeds with the 95% band): robust overfitting and noise memorisation side by side."""
+    done = [j for j in jobs if j.status == "complete" and j.results.get("curve_epochs")]
+    if not done:
+        return None
+    panels: dict[str, list[Curve]] = {}
+    for stems in CURVE_PANELS.values():
+        for stem, title in stems:
+            for label, members in sorted(_lines(done, group_keys).items()):
+                by_epoch: dict[float, list[float]] = defaultdict(list)
+                for j in members:
+                    curve = run_curves(j.results, stem)
+                    for epoch, value in zip(*(curve.x, curve.y) if curve else ((), ()), strict=True):
+                        by_epoch[epoch].append(value)
+                if by_epoch:
+                    panels.setdefault(title, []).append(_curve(label, by_epoch))
+    return plot_err_vs_eta_figure(panels, path, BAND_LABEL, xlabel="epoch")
+
+
 def plot_decision_regions(jobs: list[Job], group_keys: list[str], path: Path) -> Path | None:
     """The runs' decision-region figures as one, a panel per job labelled by its swept values."""
     images = {}
@@ -260,6 +280,7 @@ def aggregate(sweep_dir: str | Path, by: list[str] | None = None, x: str = "eta"
         plot_err_vs(jobs, x, groups, sweep_dir / f"err_vs_{x}.png"),
         plot_adv_err_vs_eps(jobs, eps_groups, sweep_dir / "adv_err_vs_eps.png"),
         plot_decision_regions(jobs, eps_groups, sweep_dir / "decision_regions.png"),
+        plot_curves(jobs, eps_groups, sweep_dir / "curves.png"),
     ]
     expected = expected_jobs(sweep_dir)
     # The sweep's jobs: an ensemble job counts once, whatever its members.

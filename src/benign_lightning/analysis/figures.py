@@ -123,6 +123,37 @@ def plot_err_vs_eta(panels: dict[str, Sequence[Curve]], path: Path, ylabel: str,
     return atomic_savefig(fig, path)
 
 
+# The per-epoch curves (callbacks/curves.py): (results key stem, label), by panel.
+CURVE_PANELS = {
+    "test subset": (("test_err", "natural error"), ("test_adv_err", "adversarial error")),
+    "training set": (("train_err", "error on the given labels"),
+                     ("train_err_clean", "error on the clean labels"), ("noise_fit", "noise fitted")),
+}  # fmt: skip
+
+
+def run_curves(results: dict[str, Any], stem: str) -> Curve | None:
+    """A run's curve ``<stem>_by_epoch`` against its epochs (None where a value is missing)."""
+    values = results.get(f"{stem}_by_epoch")
+    epochs = results.get("curve_adv_epochs" if stem == "test_adv_err" else "curve_epochs")
+    points = [(e, v) for e, v in zip(epochs or [], values or [], strict=False) if v is not None]
+    return Curve("", *zip(*points, strict=True)) if points else None
+
+
+def plot_run_curves(results: dict[str, Any], path: Path) -> Path:
+    """A run's per-epoch curves: the test subset's natural and adversarial error, and the training
+    set's errors on the given and the clean labels with the fraction of the noise fitted."""
+    panels = {}
+    for title, stems in CURVE_PANELS.items():
+        curves = []
+        for stem, label in stems:
+            curve = run_curves(results, stem)
+            if curve is not None:
+                curves.append(Curve(label, curve.x, curve.y))
+        panels[title] = curves
+    attack = (results.get("curves") or {}).get("attack", "")
+    return plot_err_vs_eta(panels, path, "fraction", xlabel=f"epoch (adversarial: {attack})")
+
+
 def plot_memorization(memorization: dict[str, np.ndarray], results: dict[str, Any], path: Path) -> Path:
     """Fraction of clean and of mislabelled training points fit after each epoch (Figure 3)."""
     from matplotlib.figure import Figure
@@ -219,6 +250,8 @@ def write_run_figures(run_dir: str | Path, results: dict[str, Any]) -> dict[str,
             [run_eps_curve(results)], out / "adv_err_vs_eps.png", title=_title(results)
         )
     }
+    if results.get("curve_epochs"):
+        figures["figures/curves"] = plot_run_curves(results, out / "curves.png")
     memorization_file = Path(run_dir) / "memorization.npz"
     if memorization_file.exists():
         with np.load(memorization_file) as memorization:

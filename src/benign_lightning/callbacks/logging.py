@@ -9,7 +9,12 @@ import pytorch_lightning as pl
 
 # The keys logged with ``log_global``: the callbacks compute them on predictions gathered from all
 # ranks (evaluate.predict_all, adversarially_correct_all), so every rank logs the same number.
-GLOBAL_KEYS = ("train/full_err", "val/err", "val/adv_err", "memorization/clean_fit", "memorization/noisy_fit")
+GLOBAL_KEYS = (
+    "train/full_err", "val/err", "val/adv_err", "memorization/clean_fit", "memorization/noisy_fit",
+    # callbacks/curves.py: torchmetrics has summed the ranks' states, so every rank holds the value.
+    "curves/train_err", "curves/train_err_clean", "curves/noise_fit", "curves/test_err",
+    "curves/test_adv_err",
+)  # fmt: skip
 
 # Lightning recommends sync_dist=True for epoch-level values in DDP; these need no reduction.
 warnings.filterwarnings(

@@ -44,6 +44,16 @@ def attack_spec(attack_cfg: DictConfig, input_range: tuple[float, float] | None 
         raise ConfigError(str(e)) from None
 
 
+def curves_attack_spec(cfg: DictConfig, input_range: tuple[float, float] | None = PIXEL_RANGE) -> AttackSpec:
+    """The per-epoch curves' cheap attack (``curves.attack``): PGD on the cross-entropy at the run's
+    norm and clamp, ``steps`` steps of 2.5·ε/steps from a random start, whatever the final
+    evaluation's attack is (AutoAttack too)."""
+    spec = attack_spec(cfg.attack, input_range)
+    return spec.replace(name="pgd", steps=int(cfg.curves.attack.steps), step_size=None, rel_step_size=None,
+                        random_start=True, restarts=int(cfg.curves.attack.restarts), loss="ce",
+                        early_stop=True)  # fmt: skip
+
+
 def _check_arguments(node: dict[str, Any], group: str) -> None:
     """Every key of an optimizer or scheduler node must be an argument of its ``_target_`` (a class
     called with keywords), so a stray key is named before anything is built."""

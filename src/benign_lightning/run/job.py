@@ -26,6 +26,7 @@ from benign_lightning.callbacks import (
     SubmititSignals,
     TrainPredictions,
 )
+from benign_lightning.callbacks.curves import EpochCurves
 from benign_lightning.callbacks.progress import progress_callback
 from benign_lightning.callbacks.representations import RepresentationSnapshots
 from benign_lightning.config import recipe_summary, validate
@@ -44,7 +45,7 @@ from benign_lightning.results import (
     write_run_record,
 )
 from benign_lightning.run.agree import rank_zero_decides
-from benign_lightning.run.builders import attack_spec, build_method, is_exact
+from benign_lightning.run.builders import attack_spec, build_method, curves_attack_spec, is_exact
 from benign_lightning.run.checkpoints import KeptCheckpointIO, resume_from
 from benign_lightning.run.ensemble import run_ensemble
 from benign_lightning.run.exact import run_exact
@@ -64,6 +65,14 @@ class _Callbacks:
         self.ranks = SameNoiseOnAllRanks()
         self.start = StartEpoch()
         self.stop = StopAtZeroTrainError(predictions) if cfg.stop_at_zero_train_err else None
+        self.curves = None
+        if cfg.curves.enabled:  # per-epoch curves (callbacks/curves.py)
+            self.curves = EpochCurves(
+                predictions, eps=float(cfg.eps), attack=curves_attack_spec(cfg, datamodule.input_range),
+                n_test=int(cfg.curves.n_test), every_n_epochs=int(cfg.curves.every_n_epochs),
+                seed=int(cfg.seed),
+            )  # fmt: skip
+        self.fit_seconds: float | None = None
         self.memorization = None
         if cfg.memorization is not False:  # "auto" is decided on the training set's size at fit start
             self.memorization = MemorizationTracker(
@@ -108,8 +117,8 @@ class _Callbacks:
         signals = SubmititSignals() if under_submitit() else None  # requeue on preemption
         self.progress = progress_callback(cfg.progress, cfg.trainer.get("enable_progress_bar", True))
         lr = pl.callbacks.LearningRateMonitor(logging_interval="epoch") if logger else None
-        optional = [signals, self.progress, lr, self.stop, self.memorization, self.representations, *heldout,
-                    self.early_stopping, self.best]  # fmt: skip
+        optional = [signals, self.progress, lr, self.stop, self.curves, self.memorization,
+                    self.representations, *heldout, self.early_stopping, self.best]  # fmt: skip
         self.all = [self.ranks, self.start, *[c for c in optional if c is not None], self.last]
 
     def results(self, trainer: pl.Trainer) -> dict[str, Any]:
@@ -122,6 +131,8 @@ class _Callbacks:
         }
         if self.memorization is not None:
             out.update(self.memorization.summary())
+        if self.curves is not None:
+            out.update(self.curves.results(self.fit_seconds))
         if self.representations is not None:
             out["representations"] = self.representations.summary()
         if self.early_stopping is not None:
@@ -181,7 +192,9 @@ def _run(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) -> di
     if trainer.is_global_zero:
         write_run_record(run_dir, cfg, datamodule)
 
+    fit_start = time.perf_counter()
     trainer.fit(method, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+    callbacks.fit_seconds = time.perf_counter() - fit_start
     back_on_device(method, trainer)
     # fast_dev_run saves no checkpoints, and a run saving every n epochs may end between two: the
     # contract wants the final weights in last.ckpt. (save_checkpoint is a collective: every rank.)

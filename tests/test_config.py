@@ -228,3 +228,15 @@ def test_debug_configs_run(tmp_path, main_in_process):
     code, stdout, stderr = main_in_process("debug=profiler", *QUIET, "hydra.run.dir=p")
     assert code == 0, stderr
     assert "FIT Profiler Report" in stdout + stderr
+
+
+def test_a_sweep_jobs_folder_name_fits_the_filesystem():
+    """A job folder is named by its overrides; past 200 bytes the head is kept with a digest of the
+    whole (a filesystem refuses names over 255 bytes, and the job would stop before it runs)."""
+    from benign_lightning import short_name
+
+    assert short_name("eta=0.1,seed=2") == "eta=0.1,seed=2"
+    long_a = ",".join(f"key{i}=value{i}" for i in range(40))
+    long_b = long_a.replace("value39", "value40")
+    assert len(short_name(long_a).encode()) <= 200 and short_name(long_a).startswith(long_a[:150])
+    assert short_name(long_a) != short_name(long_b)

@@ -37,7 +37,7 @@ def test_every_entry_composes_and_every_claim_names_its_source():
         assert set(entry.sweeps) == set(SCALES), entry.name
         assert entry.claims and all(c.source and c.paper for c in entry.claims), entry.name
         assert all(
-            any(w in c.source for w in ("§", "App.", "Theorem", "Figure", "Table", "Wang"))
+            any(w in c.source for w in ("§", "App.", "Theorem", "Figure", "Table", "Wang", "Rice", "Dong"))
             for c in entry.claims
         )
         for scale, sweeps in entry.sweeps.items():
@@ -145,7 +145,8 @@ def test_all_at_smoke_scale_reports_every_figure(smoke_all, mnist_root):
         for name in ("REPORT.md", "report.html", "claims.json", "summary.csv"):
             assert (folder / name).exists(), (entry.name, name)
         claims = read_json(folder / "claims.json")
-        if any(d in entry.needs for d in ("CIFAR", "ImageNet")):  # not on this machine
+        # Not on this machine: CIFAR and ImageNet (an entry whose smaller scales run on MNIST runs here).
+        if "MNIST" not in entry.needs and any(d in entry.needs for d in ("CIFAR", "ImageNet")):
             # The data folder as the user sets it, not this machine's path (the reports are published).
             assert claims["not_run"] and "$BENIGN_DATA_DIR/" in claims["not_run"], claims["not_run"]
             assert str(mnist_root) not in claims["not_run"]

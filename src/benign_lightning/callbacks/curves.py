@@ -96,7 +96,8 @@ class EpochCurves(pl.Callback):
         self.epochs.append(epoch)
         for name, value in values.items():
             self.curves[name].append(value)
-            log_global(pl_module, f"curves/{name}", value, prog_bar=name == ADVERSARIAL)
+            if value is not None:  # (no corrupted point at η = 0: no noise to fit)
+                log_global(pl_module, f"curves/{name}", value, prog_bar=name == ADVERSARIAL)
         self.seconds += time.perf_counter() - start
 
     def _update(self, name: str, wrong: torch.Tensor) -> None:

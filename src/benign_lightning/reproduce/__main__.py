@@ -37,9 +37,12 @@ def reproduce(target: Entry, scale: str, overrides: list[str], out: Path) -> lis
     results = None
     if not_run is None:
         folders = run_sweeps(target, scale, overrides, out)
-        for folder in folders.values():
+        for name, folder in folders.items():
             if folder.is_dir() and any(folder.iterdir()):
-                aggregate(folder, list(target.plot_by) or None)
+                try:
+                    aggregate(folder, list(target.plot_by) or None)
+                except FileNotFoundError as e:  # every job failed before its folder: its claims say not run
+                    print(f"[{target.name} {scale}] sweep {name!r}: {e}", file=sys.stderr)
         if target.post is not None:
             try:
                 target.post(folders)

@@ -1,5 +1,6 @@
 """Every figure and table ``reproduce`` knows, in the paper's order: §3.1, §3.2, the appendix, the
-theory, then beyond the paper.
+theory, then beyond the paper (Wang et al. 2024, noise detection, robust overfitting, AT on random
+labels).
 
 Each lives in its own file of ``figures/``: its paper section, the sweeps per scale and the claims,
 each with the paper's number or words and a check computed from the results (the types are in
@@ -28,6 +29,8 @@ from benign_lightning.reproduce.figures.fig8 import FIG8
 from benign_lightning.reproduce.figures.fig9a import FIG9A
 from benign_lightning.reproduce.figures.fig9b import FIG9B
 from benign_lightning.reproduce.figures.fig9c import FIG9C
+from benign_lightning.reproduce.figures.memorization_at import MEMORIZATION_AT
+from benign_lightning.reproduce.figures.robust_overfitting import ROBUST_OVERFITTING
 from benign_lightning.reproduce.figures.sec32 import SEC32
 from benign_lightning.reproduce.figures.table1 import TABLE1
 from benign_lightning.reproduce.figures.thm2 import THM2
@@ -35,7 +38,7 @@ from benign_lightning.reproduce.figures.wang2024 import WANG2024
 
 ENTRIES: tuple[Entry, ...] = (
     FIG1, FIG2A, FIG2B, FIG2CDE, FIG3, SEC32, FIG4, FIG5, TABLE1, FIG7, FIG8, FIG9A, FIG9B, FIG9C, THM2,
-    WANG2024, DETECTION,
+    WANG2024, DETECTION, ROBUST_OVERFITTING, MEMORIZATION_AT,
 )  # fmt: skip
 
 

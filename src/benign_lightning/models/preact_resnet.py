@@ -17,21 +17,31 @@ from benign_lightning.models.normalize import Normalize
 
 
 class PreActBlock(nn.Module):
-    def __init__(self, in_planes: int, planes: int, stride: int) -> None:
+    """BN → ReLU → conv, twice (with dropout between, Wide ResNets' option); the shortcut leaves from
+    the first activation where the shape changes."""
+
+    def __init__(self, in_planes: int, planes: int, stride: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_planes)
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
+        self.dropout = dropout
         reshapes = stride != 1 or in_planes != planes
         self.shortcut = nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False) if reshapes else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(x))
         skip = self.shortcut(out) if self.shortcut is not None else x
-        out = self.conv1(out)
-        out = self.conv2(F.relu(self.bn2(out)))
-        return out + skip
+        out = F.relu(self.bn2(self.conv1(out)))
+        out = F.dropout(out, p=self.dropout, training=self.training)
+        return self.conv2(out) + skip
+
+
+def pooled_logits(features: torch.Tensor, bn: nn.BatchNorm2d, linear: nn.Linear) -> torch.Tensor:
+    """A pre-activation net's head: the last BN and ReLU, global average pooling, one linear layer."""
+    out = F.relu(bn(features))
+    return linear(torch.flatten(F.adaptive_avg_pool2d(out, 1), 1))
 
 
 class PreActResNet(nn.Module):
@@ -49,8 +59,7 @@ class PreActResNet(nn.Module):
         self.linear = nn.Linear(planes_in, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn(self.layers(self.conv1(x))))
-        return self.linear(torch.flatten(F.adaptive_avg_pool2d(out, 1), 1))
+        return pooled_logits(self.layers(self.conv1(x)), self.bn, self.linear)
 
 
 def preact_resnet18(num_classes: int, in_shape: tuple[int, int, int], *, mean=None, std=None) -> nn.Module:

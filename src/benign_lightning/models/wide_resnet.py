@@ -2,38 +2,20 @@
 2022) and of RobustBench's CIFAR entries, and WRN-34-10, TRADES' (Zhang et al. 2019).
 
 torchvision's ``wide_resnet50_2`` is the ImageNet bottleneck network, not this one, so it is written
-here: a 3×3 stem of 16 channels, three stages of (depth − 4) / 6 pre-activation basic blocks of
-16k, 32k and 64k channels (strides 1, 2, 2; a 1×1 convolution on the shortcut where the width or
-stride changes), then BN, ReLU, global average pooling and one linear layer.
+here: a 3×3 stem of 16 channels, three stages of (depth − 4) / 6 pre-activation basic blocks
+(``preact_resnet.PreActBlock``, with optional dropout) of 16k, 32k and 64k channels (strides 1, 2,
+2; a 1×1 convolution on the shortcut where the width or stride changes), then BN, ReLU, global
+average pooling and one linear layer.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from benign_lightning.models.normalize import Normalize
+from benign_lightning.models.preact_resnet import PreActBlock, pooled_logits
 from benign_lightning.plumbing.errors import ConfigError
-
-
-class WideBlock(nn.Module):
-    def __init__(self, in_planes: int, planes: int, stride: int, dropout: float) -> None:
-        super().__init__()
-        self.bn1 = nn.BatchNorm2d(in_planes)
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
-        self.dropout = dropout
-        reshapes = stride != 1 or in_planes != planes
-        self.shortcut = nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False) if reshapes else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(x))
-        skip = self.shortcut(out) if self.shortcut is not None else x
-        out = F.relu(self.bn2(self.conv1(out)))
-        out = F.dropout(out, p=self.dropout, training=self.training)
-        return self.conv2(out) + skip
 
 
 class WideResNet(nn.Module):
@@ -47,15 +29,14 @@ class WideResNet(nn.Module):
         blocks, planes_in = [], 16
         for stage, planes in enumerate(widths):
             for i in range(n):
-                blocks.append(WideBlock(planes_in, planes, 2 if stage > 0 and i == 0 else 1, dropout))
+                blocks.append(PreActBlock(planes_in, planes, 2 if stage > 0 and i == 0 else 1, dropout))
                 planes_in = planes
         self.blocks = nn.Sequential(*blocks)
         self.bn = nn.BatchNorm2d(planes_in)
         self.linear = nn.Linear(planes_in, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn(self.blocks(self.conv1(x))))
-        return self.linear(torch.flatten(F.adaptive_avg_pool2d(out, 1), 1))
+        return pooled_logits(self.blocks(self.conv1(x)), self.bn, self.linear)
 
 
 def wide_resnet(num_classes: int, in_shape: tuple[int, int, int], *, depth: int = 28, widen: int = 10,

@@ -166,7 +166,7 @@ class EpochClock(pl.Callback):
 
 # --- the workloads --------------------------------------------------------------------------------
 FULL = {"cifar10": (50_000, 10_000), "mnist": (60_000, 10_000)}  # the real datasets' sizes
-SMOKE = {"cifar10": (64, 32), "mnist": (1000, 500)}  # --smoke: the files written
+SMOKE = {"cifar10": (64, 32), "mnist": (500, 500)}  # --smoke: the files written
 
 
 @dataclass

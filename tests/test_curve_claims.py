@@ -63,12 +63,13 @@ def test_smoothing_is_a_moving_mean():
 
 def _arms(tmp_path, name, at_clean: float, at_random: list[float], trades_random: float):
     """Training error curves on the given labels: AT at η = 0 and 1, TRADES at η = 1."""
-    sweep = tmp_path / name
+    sweeps = {"noisy": tmp_path / name / "noisy", "random": tmp_path / name / "random"}
     for method, eta, curve in (("at", 0.0, [0.5, 0.2, at_clean]), ("at", 1.0, at_random),
                                ("trades", 1.0, [0.9, 0.5, trades_random])):  # fmt: skip
+        sweep = sweeps["random" if eta == 1.0 else "noisy"]
         job(sweep, {"method": method, "eta": eta}, {"method": method, "eta": eta, "train_err": curve[-1],
                                                     "train_err_by_epoch": curve})  # fmt: skip
-    return {"arms": sweep}
+    return sweeps
 
 
 @pytest.mark.parametrize("at_clean,at_random,verdict", [

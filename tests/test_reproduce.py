@@ -41,6 +41,8 @@ def test_every_entry_composes_and_every_claim_names_its_source():
             for c in entry.claims
         )
         for scale, sweeps in entry.sweeps.items():
+            # A sweep's name is its folder: two of one name would share it, and the second run nothing.
+            assert len({s.name for s in sweeps}) == len(sweeps), (entry.name, scale)
             for sweep in sweeps:
                 assert job_count(sweep, []) >= 1
                 GlobalHydra.instance().clear()

@@ -5,13 +5,9 @@ stopping on held-out robust error is the remedy. Its sweeps per scale and its cl
 from __future__ import annotations
 
 from benign_lightning.reproduce.entry import Claim, Entry, Sweep
-from benign_lightning.reproduce.figures.shared import CIFAR_SMOKE, fmt3
+from benign_lightning.reproduce.figures.shared import CIFAR_SMOKE, SMOOTH, fmt3, smoothed
 from benign_lightning.reproduce.results import Results, TooFew
 
-# The curves are smoothed over this many epochs before the best and the final value are read: the
-# minimum of 200 noisy points sits below the curve by itself (on 1000 test points one epoch's PGD-10
-# error has a standard error of ~1.6 points), which would show a gap where there is none.
-SMOOTH = 5
 # Rice et al.'s PreAct ResNet-18 at 8/255 loses several points of robust test error between its best
 # epoch and its last (their Figure 1); we ask for 3 points, about twice the smoothed curve's noise.
 OVERFIT_GAP = 0.03
@@ -20,11 +16,6 @@ OVERFIT_GAP = 0.03
 GAP_TOLERANCE = 0.01
 # Early stopping recovers at least this much of the final robust error (Rice et al.: ~7 points).
 REMEDY_GAIN = 0.02
-
-
-def smoothed(values: list[float], k: int = SMOOTH) -> list[float]:
-    """The means of every ``k`` consecutive values (a window ending at each epoch from the k-th)."""
-    return [sum(values[i - k : i]) / k for i in range(k, len(values) + 1)]
 
 
 def robust_gap(run) -> tuple[float, float, float, int]:

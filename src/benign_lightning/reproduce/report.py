@@ -22,7 +22,8 @@ from benign_lightning.reproduce.runner import command, sweep_dir
 
 HOLDS, FAILS, NOT_RUN = "holds", "does not hold", "not run"
 NOT_JUDGED, TOO_FEW = "not judged", "too few to judge"
-FIGURES = ("err_vs_*.png", "adv_err_vs_eps.png", "decision_regions.png", "pr_*.png")  # aggregate's, detect's
+# aggregate's figures (curves.png: the per-epoch curves) and detect's
+FIGURES = ("err_vs_*.png", "adv_err_vs_eps.png", "decision_regions.png", "curves.png", "pr_*.png")
 
 
 @dataclass

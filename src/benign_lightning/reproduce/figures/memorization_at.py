@@ -100,5 +100,4 @@ MEMORIZATION_AT = Entry(
         "after a 10-epoch warm-up), not Dong et al.'s CIFAR-10 WRN-28-10: it asks whether the same split "
         "appears there.",
     ),
-    run_figures=("random/*/figures/curves.png",),
 )

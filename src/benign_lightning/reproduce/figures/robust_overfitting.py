@@ -129,5 +129,4 @@ ROBUST_OVERFITTING = Entry(
         "robust error is PGD-10 on a fixed test subset (1000 points at paper scale) every epoch; the "
         "verdicts compare smoothed curves, and the final numbers are the full evaluation's.",
     ),
-    run_figures=("curves/*/figures/curves.png",),
 )

@@ -49,6 +49,12 @@ def test_curves_agree_with_the_final_evaluation(tmp_path, main_in_process):
     assert code == 0, stderr[-3000:]
     resumed = read_json(tmp_path / "run" / "results.json")
     assert resumed["resumed"] and resumed["curve_epochs"] == [1, 2, 3, 4]
+    # The first session's logged rows are kept beside the new ones (Lightning's CSV logger would
+    # delete them).
+    with (logged.parent / "metrics.session1.csv").open() as f:
+        assert sum(bool(row.get("curves/test_adv_err")) for row in csv.DictReader(f)) == 2
+    with logged.open() as f:
+        assert sum(bool(row.get("curves/test_adv_err")) for row in csv.DictReader(f)) == 1  # epoch 4
     assert resumed["train_err_by_epoch"][:3] == r["train_err_by_epoch"]
     assert resumed["curve_adv_epochs"] == [2, 3, 4]
 

@@ -107,7 +107,26 @@ def run_logger(cfg: DictConfig, run_dir: Path, method_name: str) -> Any:
         build = get_method(kwargs.pop("_target_"))
         run_config = OmegaConf.to_container(cfg, resolve=True)
         return build(save_dir=str(run_dir), run_config=run_config, method=method_name, **kwargs)
+    if cfg.logger._target_.endswith("CSVLogger"):
+        keep_earlier_csv(run_dir / str(cfg.logger.get("name", "csv")) / str(cfg.logger.get("version", "")))
     return instantiate(cfg.logger, save_dir=str(run_dir))
+
+
+def keep_earlier_csv(log_dir: Path) -> Path | None:
+    """Lightning's CSV logger deletes a ``metrics.csv`` it finds in its folder: a resumed run would
+    lose its earlier epochs' rows. Move it aside first, as ``metrics.session<k>.csv`` (k = 1, 2, ...:
+    the sessions in order), on rank 0 only (the one that writes it)."""
+    from pytorch_lightning.utilities.rank_zero import rank_zero_only
+
+    earlier = log_dir / "metrics.csv"
+    if getattr(rank_zero_only, "rank", 0) != 0 or not earlier.exists():
+        return None
+    k = 1
+    while (log_dir / f"metrics.session{k}.csv").exists():
+        k += 1
+    kept = log_dir / f"metrics.session{k}.csv"
+    os.replace(earlier, kept)
+    return kept
 
 
 def finish_wandb(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -105,10 +106,11 @@ def test_a_claim_that_does_not_hold_is_reported_so(tmp_path):
     assert {v.verdict for v in missing} == {"not run: MNIST not found in /nowhere"}
 
 
-def test_a_rerun_runs_no_finished_job_again_and_reruns_a_deleted_one(tmp_path):
+def test_a_rerun_runs_no_finished_job_again_and_reruns_a_deleted_one(tmp_path, smoke_all):
+    """On the folder ``reproduce all --scale smoke`` left for thm2 (the first run, copied: its paths
+    are relative to the folder it ran in)."""
     args = ("thm2", "--scale", "smoke", "--out", "repro")
-    first = _reproduce(*args, cwd=tmp_path, data_dir=tmp_path)
-    assert first.returncode == 0, first.stderr[-3000:]
+    shutil.copytree(smoke_all[0] / "repro" / "thm2", tmp_path / "repro" / "thm2")
     runs = tmp_path / "repro" / "thm2" / "smoke" / "runs" / "exact"
     results = sorted(runs.glob("*/results.json"))
     assert len(results) == job_count(THM2.sweeps["smoke"][0], []) == 4

@@ -110,9 +110,9 @@ def _wang_post(folders: dict[str, Path]) -> None:
     plot_wang_regime(curves, edges, beta, folders["regime"] / "wang_regime.png")
 
 
-# d = 10⁴ = n² is the smallest d of the theorem's regime (the loss claim is judged there); 2·10⁴ took
-# ~4× d = 5000's 272 s a run, too long for the CPU scale's 5 budgets.
-WANG_D_CPU = "data.d=500,2000,5000,10000"
+# d = 10⁴ = n² is the smallest d of the theorem's regime (the loss claim is judged there); the issue
+# asks for 2·10⁴ at CPU scale (measured alone on this CPU: 155–175 s a run at d = 10⁴).
+WANG_D_CPU = "data.d=500,2000,5000,10000,20000"
 WANG_ALPHA = "alpha_frac=0.25,0.5,0.75,1,1.25"
 WANG2024 = Entry(
     name="wang2024",
@@ -173,9 +173,8 @@ WANG2024 = Entry(
         ),
     ),
     cost={"smoke": "≈ 30 s, CPU",
-          "cpu": "20 runs of the regime (width 100; measured 25 s at d = 500, 60–105 s at 2000, "
-                 "272 s at 5000, "
-                 "so ≈ 75 min in all) and 6 on MNIST 0 vs 1, one seed",
+          "cpu": "25 runs of the regime (width 100; measured alone 25 s at d = 500, 60–105 s at 2000, "
+                 "272 s at 5000, 155–175 s at 10⁴, so ≈ 1 h 20 min in all) and 6 on MNIST 0 vs 1, one seed",
           "paper": "a GPU sweep: 5 d × 8 α × 10 seeds at width 1000, and the MNIST study"},  # fmt: skip
     notes=(
         "The setting (n = 100, β = 0.1, width 1000, fixed ±1/√m second layer, symmetric initialisation, "

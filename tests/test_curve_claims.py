@@ -8,7 +8,7 @@ import pytest
 from benign_lightning.reproduce import registry as reg
 from benign_lightning.reproduce.figures.shared import smoothed
 from benign_lightning.reproduce.report import FAILS, HOLDS
-from tests.test_verdicts import job, one
+from test_verdicts import job, one
 
 EPOCHS = list(range(1, 31))
 

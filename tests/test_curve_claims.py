@@ -4,11 +4,11 @@ constructed wrong result and hold on a faithful one, on run folders as the app l
 from __future__ import annotations
 
 import pytest
+from test_verdicts import job, one
 
 from benign_lightning.reproduce import registry as reg
 from benign_lightning.reproduce.figures.shared import smoothed
 from benign_lightning.reproduce.report import FAILS, HOLDS
-from test_verdicts import job, one
 
 EPOCHS = list(range(1, 31))
 

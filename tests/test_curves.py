@@ -7,10 +7,10 @@ from __future__ import annotations
 import csv
 
 import pytest
+from conftest import QUIET, read_json
 
 from benign_lightning.aggregate import aggregate
 from benign_lightning.callbacks.curves import fixed_test_rows
-from conftest import QUIET, read_json
 
 # toy-MNIST (σ² = 0.5, η = 0.2), AT at a small ε: fits the clean points, leaves the flipped ones.
 TOY_AT = [*QUIET, "method=at", "eps=0.1", "eta=0.2", "data.n_train=300", "data.n_test=80",

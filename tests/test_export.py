@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import torch
+from conftest import QUIET
 
 from benign_lightning.export import main
 from benign_lightning.models import build_model
 from benign_lightning.results import load_model
-from conftest import QUIET
 
 MNIST_RUN = [*QUIET, "+experiment=mnist_robust_noise", "method=at", "eps=0.1", "data.train_subset=200",
              "data.test_subset=64", "trainer.max_epochs=1", "train_attack.steps=2",

@@ -11,7 +11,7 @@ import yaml
 
 from benign_lightning.reproduce import registry as reg
 from benign_lightning.reproduce.figures.table1 import TABLE1_PAPER
-from benign_lightning.reproduce.report import FAILS, HOLDS, NOT_JUDGED, TOO_FEW, check_claims
+from benign_lightning.reproduce.report import FAILS, HOLDS, NOT_JUDGED, TOO_FEW, check_claims, tally
 from benign_lightning.reproduce.results import Results
 
 _counter = itertools.count()
@@ -193,6 +193,20 @@ def test_fig7_says_on_how_many_seeds_it_holds(tmp_path):
     assert checked["small discs"].verdict == f"{HOLDS} on 2 of 3 seeds"
     assert "seed 1: mlp_4x100: small discs lost natural 0 of 8, AT 0 of 8" in checked["small discs"].ours
     assert "layout is ours" in " ".join(reg.FIG7.notes)
+
+
+def test_the_printed_tally_counts_not_run_and_partial_claims_apart(tmp_path):
+    """A figure whose data is missing must not print "0 of N claims hold" (read: N failures)."""
+    not_run = check_claims(reg.FIG7, None, "CIFAR-10 not found in data/", "cpu")
+    assert tally(not_run) == f"{len(reg.FIG7.claims)} not run (of {len(reg.FIG7.claims)} claims)"
+    sweep = tmp_path / "circles"
+    for seed, at_lost in ((0, 2), (1, 0)):
+        for method, lost in (("natural", 0), ("at", at_lost)):
+            by_size = {"0.3": {"groups_lost": lost, "groups": 8}, "1.2": {"groups_lost": 0, "groups": 3}}
+            job(sweep, {"method": method, "model": "mlp_4x100", "seed": seed},
+                {"method": method, "seed": seed, "train_err_by_group_size": by_size})  # fmt: skip
+    counted = tally(check_claims(reg.FIG7, Results({"circles": sweep}), None, "cpu"))
+    assert counted == "1 hold on some seeds, 1 does not hold (of 2 claims)"
 
 
 # --- Figure 5b: too few points ----------------------------------------------------------------------

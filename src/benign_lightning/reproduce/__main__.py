@@ -15,7 +15,7 @@ from pathlib import Path
 
 from benign_lightning.reproduce.entry import SCALES, Entry
 from benign_lightning.reproduce.registry import ENTRIES, entry
-from benign_lightning.reproduce.report import HOLDS, write_report
+from benign_lightning.reproduce.report import tally, write_report
 from benign_lightning.reproduce.results import Results
 from benign_lightning.reproduce.runner import run_sweeps, why_not_runnable
 
@@ -50,8 +50,7 @@ def reproduce(target: Entry, scale: str, overrides: list[str], out: Path) -> lis
                 print(f"[{target.name} {scale}] the step after the sweeps failed: {e}", file=sys.stderr)
         results = Results(folders)
     report_dir, verdicts = write_report(target, scale, out, overrides, results, not_run)
-    held = sum(v.verdict == HOLDS for v in verdicts)
-    print(f"[{target.name} {scale}] {held} of {len(verdicts)} claims hold: {report_dir / 'REPORT.md'}")
+    print(f"[{target.name} {scale}] {tally(verdicts)}: {report_dir / 'REPORT.md'}")
     for v in verdicts:
         print(f"  {v.id}: {v.verdict}{' (' + v.ours + ')' if v.ours else ''}")
     if any(o.startswith("logger=wandb") for o in overrides):

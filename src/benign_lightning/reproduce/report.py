@@ -86,6 +86,25 @@ def _per_seed(claim: Claim, results: Results, seeds: list[int]) -> tuple[str, st
     return ours, FAILS if held == 0 else f"{HOLDS} on {held} of {n} seeds"
 
 
+def tally(verdicts: list[Verdict]) -> str:
+    """How the claims came out, one count per kind ("2 hold, 1 does not hold, 3 not run"): a claim
+    that was not run or not judged is counted as such, never as holding or failing."""
+    counts: dict[str, int] = {}
+    for v in verdicts:
+        counts[_kind(v.verdict)] = counts.get(_kind(v.verdict), 0) + 1
+    order = ("hold", "hold on some seeds", FAILS, NOT_JUDGED, TOO_FEW, NOT_RUN)
+    parts = [f"{counts[k]} {k}" for k in order if counts.get(k)]
+    return f"{', '.join(parts) or 'no claims'} (of {len(verdicts)} claims)"
+
+
+def _kind(verdict: str) -> str:
+    if verdict == HOLDS:
+        return "hold"
+    if verdict.startswith(HOLDS):  # "holds on 2 of 3 seeds"
+        return "hold on some seeds"
+    return next(k for k in (FAILS, NOT_JUDGED, TOO_FEW, NOT_RUN) if verdict.startswith(k))
+
+
 def _environment(results: Results | None) -> dict[str, Any]:
     """Where the runs ran, from the first run's ``env.json``."""
     env: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform()}

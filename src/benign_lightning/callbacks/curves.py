@@ -27,14 +27,13 @@ from torchmetrics.aggregation import MeanMetric
 from benign_lightning.attacks.spec import AttackSpec
 from benign_lightning.callbacks.fit import TrainPredictions
 from benign_lightning.callbacks.logging import log_global
-from benign_lightning.evaluation.evaluate import adversarially_correct, exact_fp32, predict
-from benign_lightning.plumbing.distributed import dist_rank_world, my_shard
+from benign_lightning.data.base import Split
+from benign_lightning.evaluation.evaluate import adversarially_correct, exact_fp32, predict, rank_seed
+from benign_lightning.plumbing.distributed import my_shard
 
 # What results.json keeps, by the name logged each epoch (curves/<name>).
 NATURAL = ("train_err", "train_err_clean", "noise_fit", "test_err")
 ADVERSARIAL = "test_adv_err"
-# An attack's seeds on rank r are offset by r times this prime (as evaluation's are).
-RANK_SEED_STRIDE = 7919
 
 
 def fixed_test_rows(n_test_total: int, n_test: int, seed: int = 0) -> torch.Tensor:
@@ -79,26 +78,50 @@ class EpochCurves(pl.Callback):
         self._update("train_err_clean", pred != true)
         self._update("noise_fit", (pred == given)[given != true])
 
-        test = data.test[self.rows.to(data.test.y.device)] if len(self.rows) < len(data.test) else data.test
-        shard = test[my_shard(len(test))]
+        shard = self._test_shard(trainer)
         natural_correct = predict(pl_module.model, shard, self.attack.batch_size) == shard.y
         self._update("test_err", ~natural_correct)
         values = {name: self._compute(name) for name in NATURAL}
-        if epoch % self.every_n_epochs == 0 or epoch == trainer.max_epochs:
-            rank, _ = dist_rank_world()
-            correct = adversarially_correct(
-                pl_module.model, shard, eps=self.eps, attack=self.attack, natural_correct=natural_correct,
-                seed=self.seed + epoch + RANK_SEED_STRIDE * rank,
-            )  # fmt: skip
-            self._update(ADVERSARIAL, ~correct)
-            values[ADVERSARIAL] = self._compute(ADVERSARIAL)
-            self.adv_epochs.append(epoch)
+        # The last epoch always has its adversarial point: the end of max_epochs, or a stop that
+        # a callback before this one asked for (stop_at_zero_train_err). EarlyStopping decides
+        # after this hook: on_train_end then measures the point it left out.
+        if epoch % self.every_n_epochs == 0 or epoch == trainer.max_epochs or trainer.should_stop:
+            values[ADVERSARIAL] = self._adversarial(pl_module, shard, natural_correct, epoch)
         self.epochs.append(epoch)
         for name, value in values.items():
             self.curves[name].append(value)
             if value is not None:  # (no corrupted point at η = 0: no noise to fit)
                 log_global(pl_module, f"curves/{name}", value, prog_bar=name == ADVERSARIAL)
         self.seconds += time.perf_counter() - start
+
+    @exact_fp32()
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        last = self.epochs[-1] if self.epochs else None
+        if last is None or last in self.adv_epochs:
+            return
+        start = time.perf_counter()  # stopped between adversarial points: kept, not logged
+        shard = self._test_shard(trainer)
+        natural_correct = predict(pl_module.model, shard, self.attack.batch_size) == shard.y
+        self.curves[ADVERSARIAL].append(self._adversarial(pl_module, shard, natural_correct, last))
+        self.seconds += time.perf_counter() - start
+
+    def _test_shard(self, trainer: pl.Trainer) -> Split:
+        """This rank's share of the fixed test rows."""
+        test = trainer.datamodule.test
+        test = test[self.rows.to(test.y.device)] if len(self.rows) < len(test) else test
+        return test[my_shard(len(test))]
+
+    def _adversarial(
+        self, pl_module: pl.LightningModule, shard: Split, natural_correct: torch.Tensor, epoch: int
+    ) -> float | None:
+        """The adversarial error on the fixed test rows (every rank's shard), recorded at ``epoch``."""
+        correct = adversarially_correct(
+            pl_module.model, shard, eps=self.eps, attack=self.attack, natural_correct=natural_correct,
+            seed=rank_seed(self.seed + epoch),
+        )  # fmt: skip
+        self._update(ADVERSARIAL, ~correct)
+        self.adv_epochs.append(epoch)
+        return self._compute(ADVERSARIAL)
 
     def _update(self, name: str, wrong: torch.Tensor) -> None:
         self.metrics[name].update(wrong.float().to(self.metrics[name].device))

@@ -200,7 +200,10 @@ def _attack_batches(
         yield torch.cat(parts), BlockSeeds(tuple(int(s) + batch_no for s in seed), sizes)
 
 
-def _offset(seed: int | Sequence[int], by: int) -> int | list[int]:
+def rank_seed(seed: int | Sequence[int]) -> int | list[int]:
+    """``seed`` for this DDP rank's shard: offset by the rank times a prime, so no two ranks draw
+    their attack's random starts from one stream (an ensemble's seeds, one per member, alike)."""
+    by = 7919 * dist_rank_world()[0]
     return int(seed) + by if isinstance(seed, int) else [int(s) + by for s in seed]
 
 
@@ -211,9 +214,8 @@ def adversarially_correct_all(
 ) -> torch.Tensor:  # fmt: skip
     """``adversarially_correct`` sharded over the DDP ranks; every rank gets the whole result."""
     rows = my_shard(len(split))
-    rank, _ = dist_rank_world()
     local = adversarially_correct(
-        model, split[rows], natural_correct=natural_correct[rows], seed=_offset(seed, 7919 * rank), **kwargs
+        model, split[rows], natural_correct=natural_correct[rows], seed=rank_seed(seed), **kwargs
     )
     return gather_rows(local, len(split), device=model_device(model))
 

@@ -9,9 +9,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 from conftest import QUIET, read_json, run_cli
 
 import benign_lightning
+from benign_lightning.callbacks import SameBuffersOnAllRanks
 from benign_lightning.data import ToyMNISTDataModule
 from benign_lightning.evaluation.evaluate import predict
 
@@ -125,3 +128,24 @@ def test_two_ranks_train_the_recipe_of_one_process(tmp_path, main_in_process):
     adv_one, adv_two = one_results["test_adv_err_by_epoch"], two_results["test_adv_err_by_epoch"]
     assert len(adv_one) == len(adv_two) == 2
     assert adv_two == pytest.approx(adv_one, abs=4 / 64)  # 64 test points, starts drawn per rank
+
+
+def _epoch_end_on_rank(rank: int, init_file: str, out) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.BatchNorm1d(3))
+    torch.nn.init.constant_(model[0].weight, 1.0)  # the same weights, as DDP keeps them
+    model.train()
+    model(torch.randn(8, 3, generator=torch.Generator().manual_seed(rank)) * (rank + 1))  # this rank's batch
+    SameBuffersOnAllRanks().on_train_epoch_end(None, model)
+    out[rank] = [b.tolist() for b in model.buffers()]
+    dist.destroy_process_group()
+
+
+def test_every_rank_evaluates_rank_0s_batchnorm_statistics(tmp_path):
+    """After DDP's last training forward each rank's BatchNorm running statistics are its own
+    batches'; the curves, held-out error and final evaluation score each rank's shard, so at an
+    epoch's end every rank takes rank 0's (those its checkpoint saves)."""
+    out = mp.Manager().dict()
+    mp.spawn(_epoch_end_on_rank, args=(str(tmp_path / "init"), out), nprocs=2, join=True)
+    assert out[0] == out[1]
+    assert out[0][0] != [0.0, 0.0, 0.0]  # rank 0's statistics, not reset ones

@@ -8,13 +8,14 @@ from benign_lightning.callbacks.memorization import (
     check_memorization_setting,
     memorization_enabled,
 )
-from benign_lightning.callbacks.ranks import SameNoiseOnAllRanks
+from benign_lightning.callbacks.ranks import SameBuffersOnAllRanks, SameNoiseOnAllRanks
 from benign_lightning.callbacks.slurm import SubmititSignals
 
 __all__ = [
     "HELDOUT_MONITOR",
     "HeldOutAdversarialError",
     "MemorizationTracker",
+    "SameBuffersOnAllRanks",
     "SameNoiseOnAllRanks",
     "StartEpoch",
     "StopAtZeroTrainError",

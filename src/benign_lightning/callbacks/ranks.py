@@ -1,10 +1,10 @@
-"""A DDP guard: every rank must train on the same noisy labels."""
+"""DDP guards: every rank trains on the same noisy labels, and evaluates the same weights."""
 
 from __future__ import annotations
 
 import pytorch_lightning as pl
 
-from benign_lightning.plumbing.distributed import gather_objects
+from benign_lightning.plumbing.distributed import broadcast_buffers, gather_objects
 
 
 class SameNoiseOnAllRanks(pl.Callback):
@@ -22,3 +22,17 @@ class SameNoiseOnAllRanks(pl.Callback):
                 f"DDP ranks hold different noisy labels (digests by rank: {self.digests}); "
                 "every rank must be started with the same config and data_seed"
             )
+
+
+class SameBuffersOnAllRanks(pl.Callback):
+    """Before anything reads the model at an epoch's end, and at the end of fit, every rank takes
+    rank 0's buffers (the BatchNorm running statistics its checkpoint saves), so that the curves,
+    the held-out error and the final evaluation, each computed shard by shard, score one model: the
+    one in ``checkpoints/``. (With SyncBatchNorm, trainer=ddp's default, they differ only by float
+    rounding; with per-rank BatchNorm, by each rank's last batches.) Must come first."""
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        broadcast_buffers(pl_module)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        broadcast_buffers(pl_module)

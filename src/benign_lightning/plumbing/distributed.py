@@ -81,3 +81,19 @@ def gather_objects(obj: Any) -> list[Any]:
     out: list[Any] = [None] * world
     dist.all_gather_object(out, obj)
     return out
+
+
+def broadcast_buffers(module: torch.nn.Module) -> None:
+    """Give every rank rank 0's buffers (BatchNorm's running statistics).
+
+    DDP copies rank 0's buffers to the others at the start of each training forward, and each rank
+    then updates them with its own batch: at an epoch's end the ranks' running statistics differ,
+    so a rank evaluating its shard would score other weights than the checkpoint (rank 0's) holds.
+    """
+    _, world = dist_rank_world()
+    if world == 1:
+        return
+    for buffer in module.buffers():
+        wire = buffer.detach().to(collective_device(buffer.device))
+        dist.broadcast(wire, src=0)
+        buffer.data.copy_(wire)

@@ -28,7 +28,7 @@ from pytorch_lightning.loggers import WandbLogger
 from benign_lightning.analysis import influence
 from benign_lightning.analysis.figures import figures_enabled, write_run_figures
 from benign_lightning.analysis.planar import net_predict, planar_results
-from benign_lightning.callbacks import StartEpoch
+from benign_lightning.callbacks import SameBuffersOnAllRanks, StartEpoch
 from benign_lightning.callbacks.ensemble import EnsembleFit
 from benign_lightning.callbacks.memorization import train_rows_index
 from benign_lightning.callbacks.progress import progress_callback
@@ -124,7 +124,8 @@ def run_ensemble(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModul
         every_n_epochs=int(cfg.checkpoint_every_n_epochs), save_last=False,
     )  # fmt: skip
     start_epoch = StartEpoch()
-    callbacks = [c for c in (start_epoch, progress, fit, last_ckpt) if c is not None]
+    buffers = SameBuffersOnAllRanks()  # first: the fit records read rank 0's BatchNorm statistics
+    callbacks = [c for c in (buffers, start_epoch, progress, fit, last_ckpt) if c is not None]
     trainer_kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer_kwargs["enable_progress_bar"] = progress is not None
     trainer = pl.Trainer(**trainer_kwargs, logger=logger, callbacks=callbacks, default_root_dir=str(run_dir),

@@ -20,6 +20,7 @@ from benign_lightning.callbacks import (
     HELDOUT_MONITOR,
     HeldOutAdversarialError,
     MemorizationTracker,
+    SameBuffersOnAllRanks,
     SameNoiseOnAllRanks,
     StartEpoch,
     StopAtZeroTrainError,
@@ -119,7 +120,9 @@ class _Callbacks:
         lr = pl.callbacks.LearningRateMonitor(logging_interval="epoch") if logger else None
         optional = [signals, self.progress, lr, self.stop, self.curves, self.memorization,
                     self.representations, *heldout, self.early_stopping, self.best]  # fmt: skip
-        self.all = [self.ranks, self.start, *[c for c in optional if c is not None], self.last]
+        # SameBuffersOnAllRanks first: every callback after it reads rank 0's BatchNorm statistics.
+        self.all = [SameBuffersOnAllRanks(), self.ranks, self.start, *[c for c in optional if c is not None],
+                    self.last]  # fmt: skip
 
     def results(self, trainer: pl.Trainer) -> dict[str, Any]:
         out: dict[str, Any] = {

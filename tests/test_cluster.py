@@ -23,6 +23,7 @@ from benign_lightning.data.mnist import MNIST_FILES
 from benign_lightning.plumbing.errors import ConfigError
 from benign_lightning.run import lock as run_lock
 from benign_lightning.run.lock import HELD_NAME, LOCK_NAME, RunFolderLock, launch_rank
+from benign_lightning.run.loggers import keep_earlier_csv
 
 TOY = [*QUIET, "data.n_train=300", "data.n_test=50", "attack.steps=2", "trainer.min_epochs=null",
        "logger=none", "trainer.max_epochs=1"]  # fmt: skip
@@ -196,6 +197,24 @@ def test_launch_rank_reads_the_rank_as_lightning_does(monkeypatch, env, rank):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert launch_rank() == rank
+
+
+SBATCH_TASK_1 = {"SLURM_PROCID": "1", "SLURM_NTASKS": "2", "SLURM_JOB_NAME": "train"}
+
+
+@pytest.mark.parametrize("env,moved", [({}, True), ({"NODE_RANK": "1"}, False), (SBATCH_TASK_1, False)])
+def test_a_resumed_runs_csv_is_moved_aside_by_rank_zero_alone(tmp_path, monkeypatch, env, moved):
+    """Node 1's first process (Lightning's launcher, or a script exporting LOCAL_RANK=0) is not rank
+    0: it must not race rank 0 to move the shared folder's metrics.csv."""
+    for key in CLEAN:
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    (tmp_path / "metrics.csv").write_text("epoch\n0\n")
+    assert (keep_earlier_csv(tmp_path) is not None) is moved
+    assert (tmp_path / "metrics.session1.csv").exists() is moved
+    assert (tmp_path / "metrics.csv").exists() is not moved
 
 
 def _env(**extra: str) -> dict[str, str]:

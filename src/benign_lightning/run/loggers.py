@@ -24,6 +24,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from benign_lightning.plumbing.errors import ConfigError
 from benign_lightning.plumbing.io import atomic_write_text
 from benign_lightning.results import adv_err_curve
+from benign_lightning.run.lock import launch_rank
 
 ID_FILE = "wandb_id"
 MODES = ("auto", "online", "offline")
@@ -115,17 +116,20 @@ def run_logger(cfg: DictConfig, run_dir: Path, method_name: str) -> Any:
 def keep_earlier_csv(log_dir: Path) -> Path | None:
     """Lightning's CSV logger deletes a ``metrics.csv`` it finds in its folder: a resumed run would
     lose its earlier epochs' rows. Move it aside first, as ``metrics.session<k>.csv`` (k = 1, 2, ...:
-    the sessions in order), on rank 0 only (the one that writes it)."""
-    from pytorch_lightning.utilities.rank_zero import rank_zero_only
-
+    the sessions in order), on rank 0 only (the one that writes it). Rank 0 as the run lock reads it
+    from the launcher's environment: Lightning's own guess (``rank_zero_only.rank``) takes node 1's
+    first process for rank 0 too, and two nodes would race to move one file on a shared filesystem."""
     earlier = log_dir / "metrics.csv"
-    if getattr(rank_zero_only, "rank", 0) != 0 or not earlier.exists():
+    if launch_rank() != 0 or not earlier.exists():
         return None
     k = 1
     while (log_dir / f"metrics.session{k}.csv").exists():
         k += 1
     kept = log_dir / f"metrics.session{k}.csv"
-    os.replace(earlier, kept)
+    try:
+        os.replace(earlier, kept)
+    except FileNotFoundError:  # moved by another process meanwhile (a stale view of a shared folder)
+        return None
     return kept
 
 

@@ -67,6 +67,10 @@ def test_the_regime_claims_hold_on_the_theorys_picture_and_fail_off_it(tmp_path)
     assert verdicts(weak, "weak")["lower bound"] == FAILS
     unfit = [(d, a, adv, 0.4) for d, a, adv, _ in FAITHFUL]
     assert verdicts(unfit, "unfit")["near-zero robust training loss"] == FAILS
+    # A second run at d = 20000, α = 0.5‖μ‖ far from the optimum: the edge there is 0.25, as at d = 500
+    # (one passing run at a budget does not carry another that fails, whatever their order).
+    one_fails = [*FAITHFUL, (20000, 0.5, 0.3, 0.01)]
+    assert verdicts(one_fails, "one_fails")["moderate budget grows with d"] == FAILS
 
 
 @pytest.mark.parametrize("loss,adv,verdict", [(0.02, 0.03, HOLDS), (0.3, 0.03, FAILS), (0.02, 0.4, FAILS)])

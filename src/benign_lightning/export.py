@@ -15,7 +15,7 @@ writes into ``OUT_DIR``:
   accuracy with the attack that measured them, the training recipe, the run's whole config and
   the files' SHA-256.
 
-Only the results contract and the evaluated checkpoint are read (``load_model``).
+Only the results contract and the evaluated checkpoint are read (``load_model_and_spec``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import hashlib
 import io
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +33,20 @@ import torch
 import yaml
 
 from benign_lightning.plumbing.io import atomic_write, atomic_write_json, atomic_write_text
-from benign_lightning.results import LAST_CKPT, load_model
+from benign_lightning.results import NoNetwork, evaluated_checkpoint, load_model_and_spec
 
 FORMATS = ("robustbench",)
 THREAT_MODELS = {"linf": "Linf", "l2": "L2"}  # RobustBench's names
+
+
+# The program is in eval mode already, but torch.export's module refuses .eval() and .train(),
+# which attack libraries call (torchattacks does; AutoAttack does not): the card's loading code
+# makes them no-ops. (tests/test_export.py runs this text.)
+EVAL_SHIM = (
+    "# exported in eval mode; make .eval()/.train(), which torch.export's module refuses, no-ops:",
+    "model.eval = model.train = lambda mode=True: model",
+    "model.training = False",
+)
 
 
 class ExportError(ValueError):
@@ -51,32 +62,29 @@ def _results(run_dir: Path) -> dict[str, Any]:
         raise ExportError(f"{run_dir} is an ensemble job: export one member, e.g. {run_dir / 'member_0'}")
     if results.get("status") != "complete":
         raise ExportError(f"{run_dir} did not finish (status {results.get('status')!r}): nothing to export")
-    if results.get("method") in ("nearest_neighbor", "union_of_intervals", "parity"):
-        raise ExportError(f"{run_dir} is a closed-form classifier ({results['method']}), not a network")
     return results
 
 
-def _save_torch(path: Path, obj: Any) -> str:
-    """Write ``obj`` with ``torch.save`` atomically; return its SHA-256."""
+def _serialised(save: Callable[[io.BytesIO], None]) -> bytes:
     buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    data = buffer.getvalue()
+    save(buffer)
+    return buffer.getvalue()
+
+
+def _write_hashed(path: Path, data: bytes) -> str:
+    """Write ``data`` atomically; return its SHA-256."""
     atomic_write(path, lambda f: f.write(data))
     return hashlib.sha256(data).hexdigest()
 
 
-def _save_program(path: Path, model: torch.nn.Module, in_shape: list[int]) -> str:
-    """``model`` (in eval mode) as a ``torch.export`` program with a dynamic batch dimension."""
+def _program(model: torch.nn.Module, in_shape: list[int]) -> bytes:
+    """``model`` (in eval mode) as a saved ``torch.export`` program with a dynamic batch dimension."""
     batch = torch.export.Dim("batch", min=1)
     program = torch.export.export(model.eval(), (torch.rand(2, *in_shape),), dynamic_shapes=({0: batch},))
-    buffer = io.BytesIO()
-    torch.export.save(program, buffer)
-    data = buffer.getvalue()
-    atomic_write(path, lambda f: f.write(data))
-    return hashlib.sha256(data).hexdigest()
+    return _serialised(lambda f: torch.export.save(program, f))
 
 
-def model_card(run_dir: Path, results: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+def model_card(run_dir: Path, results: dict[str, Any], spec: dict[str, Any], ckpt: Path) -> dict[str, Any]:
     """What a user needs to know to trust and load the model, from the run's results and config."""
     config_path = run_dir / "config.yaml"
     config = yaml.safe_load(config_path.read_text()) if config_path.exists() else None
@@ -106,7 +114,7 @@ def model_card(run_dir: Path, results: dict[str, Any], spec: dict[str, Any]) -> 
             "seed": results["seed"],
         },
         "source_run": str(run_dir.resolve()),
-        "evaluated_checkpoint": results.get("evaluated_checkpoint", str(LAST_CKPT)),
+        "evaluated_checkpoint": str(ckpt.relative_to(run_dir)),
         "config": config,
     }
 
@@ -135,6 +143,7 @@ def _markdown(card: dict[str, Any]) -> str:
         "```python",
         "import torch",
         'model = torch.export.load("model.pt2").module()               # no other code needed',
+        *EVAL_SHIM,
         "# or the plain weights into the same architecture:",
         "from benign_lightning.models import build_model",
         f"model = build_model({arch['name']!r}, **{arch['arguments']!r})",
@@ -152,14 +161,13 @@ def export(run_dir: str | Path, out_dir: str | Path, to: str = "robustbench") ->
         raise ExportError(f"--to {to}: must be one of {', '.join(FORMATS)}")
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     results = _results(run_dir)
-    ckpt = run_dir / results.get("evaluated_checkpoint", str(LAST_CKPT))
-    spec = torch.load(ckpt, map_location="cpu", weights_only=True)["hyper_parameters"]["model_spec"]
-    model = load_model(run_dir)
-    card = model_card(run_dir, results, dict(spec))
-    card["files"] = {
-        "model.pt": _save_torch(out_dir / "model.pt", model.state_dict()),
-        "model.pt2": _save_program(out_dir / "model.pt2", model, list(spec["in_shape"])),
-    }
+    model, spec = load_model_and_spec(run_dir)
+    card = model_card(run_dir, results, spec, evaluated_checkpoint(run_dir))
+    # Both serialised before either is written: a model torch.export cannot take leaves no half export.
+    program = _program(model, list(spec["in_shape"]))
+    weights = _serialised(lambda f: torch.save(model.state_dict(), f))
+    card["files"] = {"model.pt": _write_hashed(out_dir / "model.pt", weights),
+                     "model.pt2": _write_hashed(out_dir / "model.pt2", program)}  # fmt: skip
     atomic_write_json(out_dir / "model_card.json", card)
     atomic_write_text(out_dir / "MODEL_CARD.md", _markdown(card))
     return card
@@ -175,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_intermixed_args(argv)  # RUN --to robustbench OUT, as the docs write it
     try:
         card = export(args.run_dir, args.out_dir, args.to)
-    except (ExportError, FileNotFoundError) as e:
+    except (ExportError, NoNetwork, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"{card['name']}: clean {card['clean_accuracy']:.4f}, robust {card['robust_accuracy']:.4f} "

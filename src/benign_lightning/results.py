@@ -199,21 +199,39 @@ def write_env(run_dir: str | Path, env: dict[str, Any]) -> Path:
     return atomic_write_json(Path(run_dir) / "env.json", env)
 
 
-def load_model(run_dir: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
-    """The trained ``nn.Module`` of a run, in eval mode: [0, 1] inputs in, logits out. These are the
-    weights the run evaluated: ``results.json["evaluated_checkpoint"]`` (``best.ckpt`` when early
-    stopping restored it), else ``last.ckpt``."""
+class NoNetwork(ValueError):
+    """A run of a closed-form classifier: there are no weights to load."""
+
+
+def evaluated_checkpoint(run_dir: str | Path) -> Path:
+    """The checkpoint a run evaluated: ``results.json["evaluated_checkpoint"]`` (``best.ckpt`` when
+    early stopping restored it), else ``last.ckpt``; a closed-form classifier's (null) raises
+    ``NoNetwork``."""
     results_file = Path(run_dir) / "results.json"
-    evaluated = None
-    if results_file.exists():
-        evaluated = json.loads(results_file.read_text()).get("evaluated_checkpoint")
-    ckpt_path = Path(run_dir) / (evaluated or LAST_CKPT)
+    results = json.loads(results_file.read_text()) if results_file.exists() else {}
+    if "evaluated_checkpoint" in results and results["evaluated_checkpoint"] is None:
+        raise NoNetwork(f"{run_dir} is a closed-form classifier ({results.get('method')}), not a network")
+    return Path(run_dir) / (results.get("evaluated_checkpoint") or LAST_CKPT)
+
+
+def load_model_and_spec(
+    run_dir: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
+    """``load_model``'s module, and the ``build_model`` arguments that built it (its ``model_spec``)."""
+    ckpt_path = evaluated_checkpoint(run_dir)
     if not ckpt_path.exists():
         raise FileNotFoundError(f"no checkpoint at {ckpt_path}; is {run_dir} a benign_lightning run folder?")
     ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=True)
-    model = build_model(**ckpt["hyper_parameters"]["model_spec"])
+    spec = dict(ckpt["hyper_parameters"]["model_spec"])
+    model = build_model(**spec)
     model.load_state_dict(_model_state(ckpt))
-    return model.eval()
+    return model.eval(), spec
+
+
+def load_model(run_dir: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
+    """The trained ``nn.Module`` of a run, in eval mode: [0, 1] inputs in, logits out. These are the
+    weights the run evaluated (``evaluated_checkpoint``)."""
+    return load_model_and_spec(run_dir, map_location)[0]
 
 
 def load_state_dict(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -54,6 +54,7 @@ def run_exact(cfg: DictConfig, run_dir: Path, datamodule: LabelNoiseDataModule) 
         "n_test": len(y_test),
         "natural_err": error_rate(natural_correct),
         "attack": {"name": "exact", "norm": str(cfg.attack.norm), "by": classifier.method_name},
+        "evaluated_checkpoint": None,  # a closed-form classifier: no network weights (load_model refuses)
         **noise_fit_stats(train_pred, y_train, datamodule.eval_clean_train_labels.cpu().numpy()),
         "adv_err_by_eps": {eps_key(e): error_rate(torch.from_numpy(c)) for e, c in adv_correct.items()},
         **classifier.summary(),

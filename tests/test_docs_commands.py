@@ -1,7 +1,7 @@
 """Every ``python -m benign_lightning ...`` command in the README and docs/ still runs as written:
 the app's overrides compose and validate (every value of a swept key, as the CLI checks them before
 Hydra starts), and each ``python -m benign_lightning.<command>`` answers ``--help`` with its
-subcommand. So the docs cannot drift from the code. (The reports in docs/reproduction/ are written
+subcommand and lists every option the page writes. So the docs cannot drift from the code. (The reports in docs/reproduction/ are written
 from the registry, whose sweeps test_reproduce.py composes.)"""
 
 from __future__ import annotations
@@ -88,9 +88,14 @@ def test_module_command_answers_help(page: str, module: str, args: str) -> None:
     words = _words(args)
     main = importlib.import_module(MODULE.get(module, f"benign_lightning.{module}")).main
     leading = [w for w in words[:1] if not w.startswith("-") and "=" not in w]  # a subcommand or an entry
-    with contextlib.redirect_stdout(io.StringIO()), pytest.raises(SystemExit) as done:
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown), pytest.raises(SystemExit) as done:
         main([*leading, "--help"])
     assert done.value.code == 0, f"{page}: python -m benign_lightning.{module} {args}"
+    # every option the page writes is one the command's parser knows (a renamed flag fails here)
+    options = set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", shown.getvalue()))
+    written = {w.split("=")[0] for w in shlex.split(args) if w.startswith("-") and not PLACEHOLDER.search(w)}
+    assert written <= options, f"{page}: {module} {args}: {written - options} not among its options"
     if module == "reproduce":
         names = [w for w in words if not w.startswith("-") and "=" not in w and w not in SCALES]
         assert set(names) <= {e.name for e in ENTRIES} | {"all"}, f"{page}: unknown figure in {args}"

@@ -1,8 +1,9 @@
 """Every ``python -m benign_lightning ...`` command in the README and docs/ still runs as written:
 the app's overrides compose and validate (every value of a swept key, as the CLI checks them before
 Hydra starts), and each ``python -m benign_lightning.<command>`` answers ``--help`` with its
-subcommand and lists every option the page writes. So the docs cannot drift from the code. (The reports in docs/reproduction/ are written
-from the registry, whose sweeps test_reproduce.py composes.)"""
+subcommand and lists every option the page writes. So the docs cannot drift from the code. (The
+reports in docs/reproduction/ are written from the registry, whose sweeps test_reproduce.py
+composes.)"""
 
 from __future__ import annotations
 

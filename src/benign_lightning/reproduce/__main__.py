@@ -29,14 +29,14 @@ def list_entries() -> str:
     return "\n".join(lines)
 
 
-def reproduce(target: Entry, scale: str, overrides: list[str], out: Path) -> list:
+def reproduce(target: Entry, scale: str, overrides: list[str], out: Path, in_process: bool = False) -> list:
     """Run, aggregate, check and report one figure at one scale; return its verdicts."""
     from benign_lightning.aggregate import aggregate
 
     not_run = why_not_runnable(target, scale, overrides)
     results = None
     if not_run is None:
-        folders = run_sweeps(target, scale, overrides, out)
+        folders = run_sweeps(target, scale, overrides, out, in_process)
         for name, folder in folders.items():
             if folder.is_dir() and any(folder.iterdir()):
                 try:
@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="every figure and table, and what it needs")
     parser.add_argument("--scale", choices=SCALES, default="cpu")
     parser.add_argument("--out", type=Path, default=Path("reproductions"))
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the sweeps in this process, not one process each (saves ~5 s of start-up "
+                             "a sweep: for the smoke scale)")  # fmt: skip
     parser.add_argument("items", nargs="*", help="figure names (see --list) or all, then hydra overrides")
     args = parser.parse_intermixed_args(argv)  # figures and overrides may follow the options
     if args.list:
@@ -95,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e.args[0]}", file=sys.stderr)
         return 2
     for target in targets:
-        reproduce(target, args.scale, overrides, args.out)
+        reproduce(target, args.scale, overrides, args.out, args.in_process)
     return 0
 
 

@@ -22,16 +22,19 @@ def sweep_dir(out: Path, entry: Entry, scale: str, sweep: Sweep) -> Path:
 
 def command(sweep: Sweep, overrides: list[str], folder: Path) -> list[str]:
     """The app's command line for ``sweep`` into ``folder``; ``skip_complete=true`` makes a rerun
-    pass over the jobs that already finished (``__main__.finished_results``)."""
-    return [
-        sys.executable,
-        "-m",
-        "benign_lightning",
-        *sweep.args,
-        *overrides,
-        f"hydra.sweep.dir={folder}",
-        "skip_complete=true",
-    ]
+    pass over the jobs that already finished (``__main__.finished_results``). Always a multirun,
+    even of one job: only a multirun writes into ``hydra.sweep.dir`` (a single run would go to
+    ``hydra.run.dir``, and the sweep would read as not run)."""
+    return [*APP, *app_args(sweep, overrides, folder)]
+
+
+APP = [sys.executable, "-m", "benign_lightning"]
+
+
+def app_args(sweep: Sweep, overrides: list[str], folder: Path) -> list[str]:
+    """``command``'s arguments after ``python -m benign_lightning``."""
+    multirun = [] if "-m" in sweep.args else ["-m"]
+    return [*multirun, *sweep.args, *overrides, f"hydra.sweep.dir={folder}", "skip_complete=true"]
 
 
 def _overrides(args: tuple[str, ...] | list[str]) -> list[str]:
@@ -94,9 +97,36 @@ def finished(folder: Path) -> int:
     return sum(finished_results(job) is not None for job in folder.iterdir() if job.is_dir())
 
 
-def run_sweeps(entry: Entry, scale: str, overrides: list[str], out: Path) -> dict[str, Path]:
+def _call_app(args: list[str]) -> int:
+    """``python -m benign_lightning ARGS`` in this process; its exit status. Hydra's launcher runs a
+    sweep's jobs in its process too: a job's exception ends the sweep, as it ends the command."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from benign_lightning.__main__ import main
+
+    saved = sys.argv
+    sys.argv = ["benign_lightning", *args]
+    GlobalHydra.instance().clear()
+    try:
+        main()
+        return 0
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else int(e.code is not None)
+    except Exception as e:  # the command's traceback would end it with status 1
+        print(f"{type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        sys.argv = saved
+        GlobalHydra.instance().clear()
+
+
+def run_sweeps(
+    entry: Entry, scale: str, overrides: list[str], out: Path, in_process: bool = False
+) -> dict[str, Path]:
     """Run each sweep (jobs already finished are skipped by the app); return sweep → folder. A sweep
-    whose app call fails is reported and the others still run."""
+    whose app call fails is reported and the others still run. Each sweep is its own ``python -m
+    benign_lightning`` process (a fresh interpreter, as a user's command), or with ``in_process``
+    a call of the app in this one (no ~5 s of start-up per sweep: what small scales spend most)."""
     folders = {}
     sweeps = entry.sweeps[scale]
     for i, sweep in enumerate(sweeps, 1):
@@ -111,7 +141,8 @@ def run_sweeps(entry: Entry, scale: str, overrides: list[str], out: Path) -> dic
         if done >= total:
             continue
         folder.mkdir(parents=True, exist_ok=True)
-        status = subprocess.run(command(sweep, overrides, folder), check=False).returncode
+        args = app_args(sweep, overrides, folder)
+        status = _call_app(args) if in_process else subprocess.run([*APP, *args], check=False).returncode
         if status != 0:
             print(
                 f"[{entry.name} {scale}] sweep '{sweep.name}' ended with status {status}; its finished jobs "

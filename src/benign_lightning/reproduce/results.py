@@ -123,6 +123,14 @@ class Results:
             out.runs[name] = views if len(seeds) <= 1 else [r for r in views if int(r.get("seed", 0)) == seed]
         return out
 
+    def job_json(self, sweep: str, name: str, missing: str) -> dict[str, Any]:
+        """The first job of ``sweep`` with a ``name`` file (a step after the sweep writes it), read;
+        without one, ``NoRuns(f"no {name} ({missing})")``."""
+        found = sorted(self.sweep_dirs[sweep].glob(f"*/{name}"))
+        if not found:
+            raise NoRuns(f"no {name} ({missing})")
+        return json.loads(found[0].read_text())
+
     def folders(self) -> list[str]:
         return [str(r.job.folder) for views in self.runs.values() for r in views]
 

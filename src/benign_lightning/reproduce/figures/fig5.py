@@ -21,14 +21,8 @@ def estimate_influence(folders: dict[str, Path]) -> None:
 
 
 def _influence_summary(r: Results) -> dict:
-    import json
-
-    found = sorted(r.sweep_dirs["mem"].glob("*/memorization_summary.json"))
-    if not found:
-        raise NoRuns(
-            "no memorization_summary.json (the ensemble job or the influence step did not finish)"
-        )
-    summary = json.loads(found[0].read_text())
+    missing = "the ensemble job or the influence step did not finish"
+    summary = r.job_json("mem", "memorization_summary.json", missing)
     if summary.get("mem_mean_robust_unfit") is None:
         raise NoRuns("the robust run leaves no training point unfit")
     return summary

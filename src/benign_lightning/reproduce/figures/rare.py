@@ -7,7 +7,7 @@ from pathlib import Path
 from benign_lightning.reproduce.entry import Entry
 from benign_lightning.reproduce.figures.fig5 import FIG5, estimate_influence
 from benign_lightning.reproduce.figures.shared import single_run
-from benign_lightning.reproduce.results import NoRuns, Results
+from benign_lightning.reproduce.results import Results
 
 
 def _rare_examples(folders: dict[str, Path]) -> None:
@@ -21,12 +21,7 @@ def _rare_examples(folders: dict[str, Path]) -> None:
 
 
 def rare_summary(r: Results, figure: str) -> dict:
-    import json
-
-    found = sorted(r.sweep_dirs["mem"].glob("*/rare_examples.json"))
-    if not found:
-        raise NoRuns("no rare_examples.json (the runs or the step after them did not finish)")
-    return json.loads(found[0].read_text())[figure]
+    return r.job_json("mem", "rare_examples.json", "the runs or the step after them did not finish")[figure]
 
 
 FIG5_RUNS_COST = {"smoke": "Figure 5's runs", "cpu": "Figure 5's runs (≈ 40 min), then seconds",

@@ -136,6 +136,7 @@ BAD_VALUES = [
     (["-m", "seed=0,1", "optimizer=sgd,rmsprop"], "optimizer=rmsprop: must be one of adam, adamw, sgd"),
     (["eta=[0"], "eta=[0: cannot be parsed (no viable alternative at input '[0')"),
     (["data.cv_folds=1"], "data.cv_folds=1: must be null, or an integer >= 2"),
+    (["curves.attack.batch_size=0"], "curves.attack.batch_size=0: must be null, or an integer >= 1"),
     (["data.cv_folds=4", "data.cv_fold=4"], "data.cv_fold=4 is not a fold of data.cv_folds=4: choose 0..3"),
     (["data.cv_fold=1"], "data.cv_fold=1 needs data.cv_folds"),
     (["data.cv_folds=4", "data.holdout=0.1"], "data.holdout=0.1 with data.cv_folds=4: the held-out fold"),
@@ -240,3 +241,10 @@ def test_a_sweep_jobs_folder_name_fits_the_filesystem():
     long_b = long_a.replace("value39", "value40")
     assert len(short_name(long_a).encode()) <= 200 and short_name(long_a).startswith(long_a[:150])
     assert short_name(long_a) != short_name(long_b)
+
+
+def test_the_curves_attack_takes_its_own_batch_or_the_evaluations():
+    from benign_lightning.run.builders import curves_attack_spec
+
+    assert curves_attack_spec(composed("curves.attack.batch_size=64")).batch_size == 64
+    assert curves_attack_spec(composed("attack.batch_size=300")).batch_size == 300  # null: attack.batch_size

@@ -147,6 +147,7 @@ SCHEMA: dict[str, Rule] = {
     "curves.n_test": integer(1),
     "curves.attack.steps": integer(1),
     "curves.attack.restarts": integer(1),
+    "curves.attack.batch_size": NULL | integer(1),
     "stop_at_zero_train_err": BOOL,
     "coarse_rule": one_of(*COARSE_RULES),
     "ensemble.size": integer(1),

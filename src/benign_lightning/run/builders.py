@@ -49,9 +49,10 @@ def curves_attack_spec(cfg: DictConfig, input_range: tuple[float, float] | None 
     norm and clamp, ``steps`` steps of 2.5·ε/steps from a random start, whatever the final
     evaluation's attack is (AutoAttack too)."""
     spec = attack_spec(cfg.attack, input_range)
+    batch_size = cfg.curves.attack.get("batch_size") or spec.batch_size
     return spec.replace(name="pgd", steps=int(cfg.curves.attack.steps), step_size=None, rel_step_size=None,
                         random_start=True, restarts=int(cfg.curves.attack.restarts), loss="ce",
-                        early_stop=True)  # fmt: skip
+                        early_stop=True, batch_size=int(batch_size))  # fmt: skip
 
 
 def _check_arguments(node: dict[str, Any], group: str) -> None:

@@ -105,3 +105,18 @@ def test_wide_resnet_depth_is_checked():
 
     with pytest.raises(ConfigError, match="depth=30: a Wide ResNet has depth 6n \\+ 4"):
         wide_resnet(10, (3, 32, 32), depth=30)
+
+
+def test_wide_resnet_starts_from_the_reference_init():
+    """He-normal over the fan-out (std √(2 / (k² · out))), as the reference WRN; PyTorch's default
+    (uniform, std 1 / √(3 · k² · in)) is 2.4× smaller for these convolutions and fails this."""
+    from benign_lightning.models.wide_resnet import WideResNet
+
+    torch.manual_seed(0)
+    net = WideResNet(depth=10, widen=4, num_classes=10, in_channels=3)
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d) and m.weight.numel() > 10_000]
+    assert convs
+    for conv in convs:
+        expected = (2 / (conv.kernel_size[0] * conv.kernel_size[1] * conv.out_channels)) ** 0.5
+        assert float(conv.weight.std()) == pytest.approx(expected, rel=0.05)
+    assert float(net.linear.bias.abs().max()) == 0 and float(net.bn.weight.min()) == 1

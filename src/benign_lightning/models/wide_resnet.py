@@ -5,7 +5,10 @@ torchvision's ``wide_resnet50_2`` is the ImageNet bottleneck network, not this o
 here: a 3×3 stem of 16 channels, three stages of (depth − 4) / 6 pre-activation basic blocks
 (``preact_resnet.PreActBlock``, with optional dropout) of 16k, 32k and 64k channels (strides 1, 2,
 2; a 1×1 convolution on the shortcut where the width or stride changes), then BN, ReLU, global
-average pooling and one linear layer.
+average pooling and one linear layer. Initialised as the reference implementation (Zagoruyko &
+Komodakis, kept by TRADES and by Dong et al.): He-normal convolutions over their fan-out, BatchNorm
+at weight 1 and bias 0, the linear layer's bias at 0 (PyTorch's default init differs: the runs
+should start where the literature's do).
 """
 
 from __future__ import annotations
@@ -34,6 +37,14 @@ class WideResNet(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.bn = nn.BatchNorm2d(planes_in)
         self.linear = nn.Linear(planes_in, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return pooled_logits(self.blocks(self.conv1(x)), self.bn, self.linear)

@@ -136,6 +136,8 @@ BAD_VALUES = [
     (["-m", "seed=0,1", "optimizer=sgd,rmsprop"], "optimizer=rmsprop: must be one of adam, adamw, sgd"),
     (["eta=[0"], "eta=[0: cannot be parsed (no viable alternative at input '[0')"),
     (["data.cv_folds=1"], "data.cv_folds=1: must be null, or an integer >= 2"),
+    (["trainer=ddp", "trainer.accelerator=cpu"], "trainer.sync_batchnorm=true with trainer.accelerator=cpu: "
+     "torch's SyncBatchNorm runs on GPUs only; use trainer=ddp_cpu"),
     (["curves.attack.batch_size=0"], "curves.attack.batch_size=0: must be null, or an integer >= 1"),
     (["data.cv_folds=4", "data.cv_fold=4"], "data.cv_fold=4 is not a fold of data.cv_folds=4: choose 0..3"),
     (["data.cv_fold=1"], "data.cv_fold=1 needs data.cv_folds"),

@@ -67,6 +67,7 @@ def test_curves_agree_with_the_final_evaluation(tmp_path, main_in_process):
 
 @pytest.mark.parametrize("stop", [
     ["stop_at_zero_train_err=true"],  # decided before the curves' hook, in the same epoch
+    ["stop_at_zero_train_err=true", "trainer.min_epochs=4"],  # asked early, held until min_epochs
     ["early_stopping.enabled=true", "data.holdout=0.25", "early_stopping.patience=1",  # decided after it
      "early_stopping.min_delta=1", "early_stopping.steps=1", "early_stopping.restore_best=false"],
 ])  # fmt: skip
@@ -79,6 +80,8 @@ def test_a_run_that_stops_early_has_its_last_adversarial_point(tmp_path, main_in
     r = read_json(tmp_path / "run" / "results.json")
     last = r["curve_epochs"][-1]
     assert last < 30 and r["curve_adv_epochs"] == [last] and len(r["test_adv_err_by_epoch"]) == 1
+    if "trainer.min_epochs=4" in stop:
+        assert last == 4 and r["stopped_at_zero_train_err"]
 
 
 def test_the_test_rows_are_fixed():

@@ -19,7 +19,7 @@ from benign_lightning.reproduce.entry import SCALES
 from benign_lightning.reproduce.registry import ENTRIES, FIG2A, FIG7, THM2
 from benign_lightning.reproduce.report import FAILS, HOLDS, NOT_JUDGED, NOT_RUN, TOO_FEW, check_claims
 from benign_lightning.reproduce.results import Results
-from benign_lightning.reproduce.runner import first_job, job_count
+from benign_lightning.reproduce.runner import first_job, job_count, one_process
 
 
 def _reproduce(*args: str, cwd, data_dir, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -198,3 +198,11 @@ def test_figures_1_and_4_from_figure_5s_runs_at_smoke_scale(smoke_all):
     assert 0 < shown["n_memorized"] <= 24
     assert list((tmp_path / "repro" / "fig1" / "smoke").glob("*figure1.png"))
     assert list((tmp_path / "repro" / "fig4" / "smoke").glob("*figure4.png"))
+
+
+def test_in_process_runs_only_single_process_sweeps():
+    """A DDP sweep cannot be called in reproduce's process (Lightning re-runs the process's module for
+    its other ranks): --in-process runs it as its own command."""
+    sweep = THM2.sweeps["smoke"][0]
+    assert one_process(sweep, [])
+    assert not one_process(sweep, ["trainer=ddp_cpu"]) and not one_process(sweep, ["trainer.devices=2"])

@@ -145,7 +145,7 @@ def test_job_sizes_slurm_cannot_allocate_are_refused(tmp_path, main_in_process):
     """trainer=ddp asks for all GPUs (devices=-1): SLURM needs a count. A sweep over
     trainer.devices would need jobs of different sizes in one array."""
     for overrides, message in [
-        (["trainer=ddp"], "set trainer.devices=N"),
+        (["trainer=ddp", "trainer.sync_batchnorm=false"], "set trainer.devices=N"),  # (LAUNCH: on CPUs)
         (["trainer.devices=1,2"], "one sweep has one job size"),
         (["hydra.launcher.timeout_min=0"], "hydra.launcher.timeout_min=0: must be an integer >= 1"),
     ]:

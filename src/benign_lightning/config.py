@@ -336,6 +336,7 @@ def check_combinations(values: dict[str, Any], warn: bool = True) -> None:
     _check_autoattack(values)
     _check_ensemble(values)
     _check_deterministic(values["trainer"])
+    _check_sync_batchnorm(values["trainer"])
     _check_global_batch(values)
     if warn:
         _warn_unreachable_eps(values)
@@ -392,6 +393,16 @@ def _check_global_batch(values: dict[str, Any]) -> None:
     batch_size, world = values["data"].get("batch_size"), process_count(values["trainer"])
     if batch_size is not None and world:
         rank_batch_size(batch_size, world)
+
+
+def _check_sync_batchnorm(trainer: dict[str, Any]) -> None:
+    """torch's SyncBatchNorm has no CPU kernel: DDP on CPUs with it stops at the first BatchNorm."""
+    ddp = "ddp" in str(trainer.get("strategy", ""))
+    if trainer.get("sync_batchnorm") and ddp and not runs_on_cuda(trainer):
+        raise ConfigError(
+            f"trainer.sync_batchnorm=true with trainer.accelerator={trainer.get('accelerator')}: torch's "
+            "SyncBatchNorm runs on GPUs only; use trainer=ddp_cpu, or trainer.sync_batchnorm=false"
+        )
 
 
 def _check_deterministic(trainer: dict[str, Any]) -> None:

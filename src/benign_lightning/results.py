@@ -220,7 +220,10 @@ def load_model_and_spec(
     """``load_model``'s module, and the ``build_model`` arguments that built it (its ``model_spec``)."""
     ckpt_path = evaluated_checkpoint(run_dir)
     if not ckpt_path.exists():
-        raise FileNotFoundError(f"no checkpoint at {ckpt_path}; is {run_dir} a benign_lightning run folder?")
+        raise FileNotFoundError(
+            f"no checkpoint at {ckpt_path}; is {run_dir} a benign_lightning run folder of a network "
+            "(a closed-form classifier has none)?"
+        )
     ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=True)
     spec = dict(ckpt["hyper_parameters"]["model_spec"])
     model = build_model(**spec)

@@ -85,7 +85,8 @@ class EpochCurves(pl.Callback):
         # The last epoch always has its adversarial point: the end of max_epochs, or a stop that
         # a callback before this one asked for (stop_at_zero_train_err). EarlyStopping decides
         # after this hook: on_train_end then measures the point it left out.
-        if epoch % self.every_n_epochs == 0 or epoch == trainer.max_epochs or trainer.should_stop:
+        stops = trainer.should_stop and epoch >= (trainer.min_epochs or 0)  # (min_epochs overrides a stop)
+        if epoch % self.every_n_epochs == 0 or epoch == trainer.max_epochs or stops:
             values[ADVERSARIAL] = self._adversarial(pl_module, shard, natural_correct, epoch)
         self.epochs.append(epoch)
         for name, value in values.items():

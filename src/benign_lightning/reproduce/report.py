@@ -102,7 +102,7 @@ def _kind(verdict: str) -> str:
         return "hold"
     if verdict.startswith(HOLDS):  # "holds on 2 of 3 seeds"
         return "hold on some seeds"
-    return next(k for k in (FAILS, NOT_JUDGED, TOO_FEW, NOT_RUN) if verdict.startswith(k))
+    return next((k for k in (FAILS, NOT_JUDGED, TOO_FEW, NOT_RUN) if verdict.startswith(k)), verdict)
 
 
 def _environment(results: Results | None) -> dict[str, Any]:

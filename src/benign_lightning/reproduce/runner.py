@@ -79,6 +79,26 @@ def why_not_runnable(entry: Entry, scale: str, overrides: list[str]) -> str | No
     return None
 
 
+def one_process(sweep: Sweep, overrides: list[str]) -> bool:
+    """Does the sweep's first job run in one process? A DDP job (``trainer=ddp``, several devices or
+    nodes) cannot be called in-process: Lightning starts its other ranks by re-running this
+    process's module (``reproduce``), which is not the app."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    from benign_lightning.config import process_count
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module="benign_lightning.conf", version_base="1.3"):
+            cfg = compose(config_name="config", overrides=first_job(sweep, overrides))
+        trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    finally:
+        GlobalHydra.instance().clear()
+    return process_count(trainer) == 1 and "ddp" not in str(trainer.get("strategy", ""))
+
+
 def portable(message: str) -> str:
     """``message`` with this machine's data folder written as the user sets it
     (``$BENIGN_DATA_DIR``, or ``./data``): reports go into the repository and are read elsewhere."""
@@ -142,7 +162,11 @@ def run_sweeps(
             continue
         folder.mkdir(parents=True, exist_ok=True)
         args = app_args(sweep, overrides, folder)
-        status = _call_app(args) if in_process else subprocess.run([*APP, *args], check=False).returncode
+        here = in_process and one_process(sweep, overrides)
+        if in_process and not here:
+            print(f"[{entry.name} {scale}] sweep '{sweep.name}' runs DDP: as its own process, not in-process",
+                  flush=True)  # fmt: skip
+        status = _call_app(args) if here else subprocess.run([*APP, *args], check=False).returncode
         if status != 0:
             print(
                 f"[{entry.name} {scale}] sweep '{sweep.name}' ended with status {status}; its finished jobs "

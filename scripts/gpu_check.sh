@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The first-GPU check: the CUDA tests, a DDP run of each loader path (tensor, dataloader), PGD error
+# The first-GPU check: the CUDA tests, a DDP run of each loader path (tensor, dataloader), trainer=ddp
+# as users run it (SyncBatchNorm on a BatchNorm network, under speed=fast's torch.compile), PGD error
 # with TF32 on against exact_fp32() evaluation, speed=fast's torch.compile recompiles, and a short
 # gpu_bench. Its figures go to bench/gpu/<device>.json and bench/gpu/<device>.md (the logs and run
 # folders to the git-ignored bench/gpu/tmp/). From the repository root, with the venv active:
@@ -16,7 +17,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
 PY=${PYTHON:-python}
-STEPS=(cuda_tests ddp_tensor ddp_dataloader tf32_eval speed_fast gpu_bench)
+STEPS=(cuda_tests ddp_tensor ddp_dataloader ddp_syncbn tf32_eval speed_fast gpu_bench)
 CUDA_TESTS=(tests/test_hot_path.py tests/test_device_paths.py tests/test_compile.py)
 # A tiny MNIST run: 4000 images, 2 epochs, a 5-step evaluation attack, no logger.
 TINY=(+experiment=mnist_noise data.train_subset=4000 trainer.max_epochs=2 attack.steps=5 logger=none
@@ -150,6 +151,12 @@ ddp_run() {  # ddp_run LOADER: DDP on the GPUs (one process per GPU) with that d
 }
 step_ddp_tensor() { ddp_run tensor; }
 step_ddp_dataloader() { ddp_run dataloader; }
+# trainer=ddp sets sync_batchnorm (BatchNorm over the global batch): PreAct ResNet-18 has BatchNorm, and
+# torch.compile of SyncBatchNorm under DDP has open upstream reports, so speed=fast is on too.
+step_ddp_syncbn() {
+  benign ddp_syncbn 180 "$DEVICES" "${TINY[@]}" arch=preact_resnet18 trainer=ddp "trainer.devices=$DEVICES" \
+    speed=fast
+}
 
 step_tf32_eval() {
   if ((DRY_RUN)); then

@@ -17,7 +17,7 @@ import pytest
 from conftest import REPO
 
 # the GPU check's steps, and the dry run's own check of the benign_lightning commands' values
-STEPS = ("cuda_tests", "ddp_tensor", "ddp_dataloader", "tf32_eval", "speed_fast", "gpu_bench")
+STEPS = ("cuda_tests", "ddp_tensor", "ddp_dataloader", "ddp_syncbn", "tf32_eval", "speed_fast", "gpu_bench")
 DRY_RUN_STEPS = (*STEPS, "config_values", "report")
 
 
@@ -43,7 +43,7 @@ def test_dry_run_checks_every_step_and_writes_nothing():
     for step in DRY_RUN_STEPS:
         assert re.search(rf"^{step}: ok\b", done.stdout, re.M), (step, done.stdout[-3000:])
     # each benign_lightning command is composed (--cfg job) and its values checked in one process
-    assert done.stdout.count("--cfg job") == 3 and "3 commands checked" in done.stdout
+    assert done.stdout.count("--cfg job") == 4 and "4 commands checked" in done.stdout
     assert "gpu_check: all ok" in done.stdout
     assert bench_gpu_state() == before
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from benign_lightning.aggregate import read_jobs
+from benign_lightning.analysis.sweeps import read_jobs
 
 CLAIMS = {
     "sigma2=0.1": "the network cannot memorise the noise: training error stays high (>= eta / 2 at every "

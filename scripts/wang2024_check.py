@@ -20,7 +20,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 import benign_lightning  # noqa: F401  (registers the ${times:...} resolver the configs use)
-from benign_lightning.aggregate import read_jobs
+from benign_lightning.analysis.sweeps import read_jobs
 from benign_lightning.data import Split
 from benign_lightning.evaluation.evaluate import predict
 from benign_lightning.results import load_model

@@ -16,7 +16,7 @@ from test_config import composed, options
 from test_pgd import linear_binary
 from torch import nn
 
-from benign_lightning.aggregate import _mean_ci
+from benign_lightning.analysis.sweeps import _mean_ci
 from benign_lightning.attacks import pgd
 from benign_lightning.attacks.spec import AttackSpec
 from benign_lightning.config import validate

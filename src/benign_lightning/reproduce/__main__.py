@@ -31,7 +31,7 @@ def list_entries() -> str:
 
 def reproduce(target: Entry, scale: str, overrides: list[str], out: Path, in_process: bool = False) -> list:
     """Run, aggregate, check and report one figure at one scale; return its verdicts."""
-    from benign_lightning.aggregate import aggregate
+    from benign_lightning.analysis.sweeps import aggregate
 
     not_run = why_not_runnable(target, scale, overrides)
     results = None

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from benign_lightning.aggregate import Job, read_jobs
+from benign_lightning.analysis.sweeps import Job, read_jobs
 
 
 @dataclass

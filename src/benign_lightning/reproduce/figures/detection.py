@@ -12,7 +12,7 @@ from benign_lightning.reproduce.results import NoRuns, Results
 
 def _detect(folders: dict[str, Path]) -> None:
     """``detect`` on the entry's runs; its table and PR curves go into the natural sweep's folder."""
-    from benign_lightning.detect import detect
+    from benign_lightning.analysis.noise_detection import detect
 
     detect([folders[k] for k in ("natural", "cv", "robust")], folders["natural"])
 

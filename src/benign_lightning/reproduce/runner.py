@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig
 
 from benign_lightning.plumbing.errors import ConfigError
 from benign_lightning.reproduce.entry import Entry, Sweep
@@ -61,41 +62,38 @@ def first_job(sweep: Sweep, overrides: list[str]) -> list[str]:
 def why_not_runnable(entry: Entry, scale: str, overrides: list[str]) -> str | None:
     """None when every sweep's first job passes ``config.validate`` (data files included); else the
     reason, e.g. the missing dataset and where it was looked for."""
-    from hydra import compose, initialize_config_module
-    from hydra.core.global_hydra import GlobalHydra
-
     from benign_lightning.config import validate
 
     for sweep in entry.sweeps[scale]:
-        GlobalHydra.instance().clear()
         try:
-            with initialize_config_module(config_module="benign_lightning.conf", version_base="1.3"):
-                cfg = compose(config_name="config", overrides=first_job(sweep, overrides))
-            validate(cfg, warn=False)
+            validate(first_job_config(sweep, overrides), warn=False)
         except ConfigError as e:
             return portable(str(e))
-        finally:
-            GlobalHydra.instance().clear()
     return None
+
+
+def first_job_config(sweep: Sweep, overrides: list[str]) -> DictConfig:
+    """The composed config of the sweep's first job (``first_job``), as the app would compose it."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module="benign_lightning.conf", version_base="1.3"):
+            return compose(config_name="config", overrides=first_job(sweep, overrides))
+    finally:
+        GlobalHydra.instance().clear()
 
 
 def one_process(sweep: Sweep, overrides: list[str]) -> bool:
     """Does the sweep's first job run in one process? A DDP job (``trainer=ddp``, several devices or
     nodes) cannot be called in-process: Lightning starts its other ranks by re-running this
     process's module (``reproduce``), which is not the app."""
-    from hydra import compose, initialize_config_module
-    from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
     from benign_lightning.config import process_count
 
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_module(config_module="benign_lightning.conf", version_base="1.3"):
-            cfg = compose(config_name="config", overrides=first_job(sweep, overrides))
-        trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
-    finally:
-        GlobalHydra.instance().clear()
+    trainer = OmegaConf.to_container(first_job_config(sweep, overrides).trainer, resolve=True)
     return process_count(trainer) == 1 and "ddp" not in str(trainer.get("strategy", ""))
 
 
@@ -118,8 +116,8 @@ def finished(folder: Path) -> int:
 
 
 def _call_app(args: list[str]) -> int:
-    """``python -m benign_lightning ARGS`` in this process; its exit status. Hydra's launcher runs a
-    sweep's jobs in its process too: a job's exception ends the sweep, as it ends the command."""
+    """``python -m benign_lightning ARGS`` in this process; its exit status (a job's exception, which
+    Hydra raises after the sweep's other jobs, is status 1, as the command's traceback would be)."""
     from hydra.core.global_hydra import GlobalHydra
 
     from benign_lightning.__main__ import main
@@ -132,7 +130,7 @@ def _call_app(args: list[str]) -> int:
         return 0
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else int(e.code is not None)
-    except Exception as e:  # the command's traceback would end it with status 1
+    except Exception as e:
         print(f"{type(e).__name__}: {e}", file=sys.stderr, flush=True)
         return 1
     finally:
